@@ -1,0 +1,199 @@
+"""Batch assignment before a round: one placement per applicant, capacities, hard constraints.
+
+Two layers, as in openreview-matcher: :func:`solve` sees only a utility matrix, an allowed mask
+and capacities; :func:`assign` turns records, pinned and rejected pairs into those and the
+solution back into placements, German reasons for the unplaced and alternates per offer.
+
+The solver is exact. Each offer is expanded into one column per free place and each applicant
+gets a private "stays unplaced" column of utility 0; a minimum-weight full matching of the rows
+(scipy's LAPJVsp on the sparse graph) then maximises total utility. Utilities are the pair
+scores (all > 0) for ``max-fit``; for ``max-placed`` each placement is worth more than all
+scores together, so the count of placed applicants comes first and fit second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+from matcher.scoring import PairScores
+
+MAX_ALTERNATES = 3
+
+
+class Mode(StrEnum):
+    """What an assignment maximises."""
+
+    MAX_FIT = "max-fit"
+    MAX_PLACED = "max-placed"
+
+
+def solve(
+    utility: np.ndarray, allowed: np.ndarray, capacity: np.ndarray, mode: Mode = Mode.MAX_FIT
+) -> np.ndarray:
+    """Optimal offer for each row: ``result[i]`` is a column index, or -1 for unplaced.
+
+    ``utility[i, j] > 0`` is the value of placing i on j where ``allowed[i, j]``; column j takes
+    at most ``capacity[j]`` rows.
+    """
+    n, m = utility.shape
+    capacity = np.maximum(np.asarray(capacity, dtype=np.int64), 0)
+    if n == 0 or capacity.sum() == 0:
+        return np.full(n, -1, dtype=np.int64)
+    gain = utility + (_placement_premium(utility, allowed) if mode is Mode.MAX_PLACED else 0.0)
+    slot_offer = np.repeat(np.arange(m), capacity)  # slot s belongs to offer slot_offer[s]
+    slot_start = np.concatenate([[0], np.cumsum(capacity)])
+    ceiling = float(gain[allowed].max(initial=0.0)) + 1.0  # costs ceiling - gain are > 0
+    pair_rows, pair_cols = np.nonzero(allowed & (capacity > 0)[None, :])
+    per_pair = capacity[pair_cols]  # one edge per free place of the pair's offer
+    first_edge = np.cumsum(per_pair) - per_pair
+    place = np.arange(int(per_pair.sum())) - np.repeat(first_edge, per_pair)
+    n_slots = len(slot_offer)
+    rows = np.concatenate([np.repeat(pair_rows, per_pair), np.arange(n)])
+    cols = np.concatenate(
+        [np.repeat(slot_start[pair_cols], per_pair) + place, n_slots + np.arange(n)]
+    )
+    costs = np.concatenate(
+        [np.repeat(ceiling - gain[pair_rows, pair_cols], per_pair), np.full(n, ceiling)]
+    )
+    # Column n_slots + i is row i's private "unplaced" column, so a full matching always exists.
+    graph = csr_matrix((costs, (rows, cols)), shape=(n, n_slots + n))
+    _, matched = min_weight_full_bipartite_matching(graph)
+    return np.where(matched < n_slots, slot_offer[np.minimum(matched, n_slots - 1)], -1)
+
+
+def _placement_premium(utility: np.ndarray, allowed: np.ndarray) -> float:
+    """A bonus per placement larger than any possible sum of utilities."""
+    return float(utility[allowed].clip(min=0).sum()) + 1.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """An applicant placed on an offer; ``pinned`` marks a confirmed placement kept as it was."""
+
+    applicant_id: str
+    offer_id: str
+    score: float
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    applicant_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Assignment:
+    placements: tuple[Placement, ...]
+    unplaced: tuple[Unplaced, ...]
+    alternates: Mapping[str, tuple[str, ...]]
+    mode: Mode
+
+    @property
+    def total_score(self) -> float:
+        return float(sum(placement.score for placement in self.placements))
+
+    def places_left(self, scores: PairScores) -> int:
+        """Free places after this assignment (confirmed and proposed placements use places)."""
+        proposed = sum(1 for placement in self.placements if not placement.pinned)
+        return int(scores.feasibility.free_places.clip(min=0).sum()) - proposed
+
+
+def assign(
+    scores: PairScores,
+    *,
+    mode: Mode = Mode.MAX_FIT,
+    rejected: Iterable[tuple[str, str]] = (),
+) -> Assignment:
+    """Propose placements for every applicant without a confirmed one.
+
+    Confirmed placements (``scores.confirmed``) stay as they are and use up their places;
+    ``rejected`` (applicant id, offer id) pairs are never proposed.
+    """
+    allowed = _allowed_pairs(scores, rejected)
+    solution = solve(scores.score, allowed, scores.feasibility.free_places, mode)
+    placements = [
+        Placement(applicant_id, offer_id, _pair_score(scores, applicant_id, offer_id), pinned=True)
+        for applicant_id, offer_id in scores.confirmed.items()
+        if applicant_id in scores.applicant_index and offer_id in scores.offer_index
+    ]
+    placements += [
+        Placement(scores.applicants[i].id, scores.offers[j].id, float(scores.score[i, j]))
+        for i, j in enumerate(solution)
+        if j >= 0
+    ]
+    unplaced = [
+        Unplaced(scores.applicants[i].id, _unplaced_reason(scores, allowed, i))
+        for i in np.flatnonzero(solution < 0)
+        if scores.applicants[i].id not in scores.confirmed
+    ]
+    return Assignment(
+        placements=tuple(placements),
+        unplaced=tuple(unplaced),
+        alternates=_alternates(scores, allowed, solution),
+        mode=mode,
+    )
+
+
+def _pair_score(scores: PairScores, applicant_id: str, offer_id: str) -> float:
+    return float(scores.score[scores.applicant_index[applicant_id], scores.offer_index[offer_id]])
+
+
+def _allowed_pairs(scores: PairScores, rejected: Iterable[tuple[str, str]]) -> np.ndarray:
+    """Feasible pairs, minus rejected ones and rows of applicants already confirmed."""
+    allowed = scores.feasibility.feasible.copy()
+    for applicant_id, offer_id in rejected:
+        i, j = scores.applicant_index.get(applicant_id), scores.offer_index.get(offer_id)
+        if i is not None and j is not None:
+            allowed[i, j] = False
+    for applicant_id in scores.confirmed:
+        if applicant_id in scores.applicant_index:
+            allowed[scores.applicant_index[applicant_id]] = False
+    return allowed
+
+
+def _unplaced_reason(scores: PairScores, allowed: np.ndarray, i: int) -> str:
+    feasible = np.flatnonzero(scores.feasibility.feasible[i])
+    options = np.flatnonzero(allowed[i])
+    if len(options) == 0 and len(feasible) > 0:
+        return "Alle zulässigen Angebote wurden für diese Person bereits abgelehnt."
+    if len(options) == 0:
+        return "Kein zulässiges Angebot: " + _common_obstacles(scores, i)
+    best = options[np.argmax(scores.score[i, options])]
+    offer = scores.offers[best]
+    return (
+        f"Alle {len(options)} zulässigen Angebote sind mit besser passenden Bewerbungen belegt; "
+        f"am besten passte {offer.id} ({offer.city}, Score {scores.score[i, best]:.2f})."
+    )
+
+
+def _common_obstacles(scores: PairScores, i: int) -> str:
+    """Which constraints rule out how many offers, most frequent first."""
+    checks = {
+        "Sprache": ~scores.feasibility.language[i],
+        "Dauer": ~scores.feasibility.weeks[i],
+        "Zeitraum": ~scores.feasibility.dates[i],
+        "Kapazität": scores.feasibility.free_places <= 0,
+    }
+    counts = sorted(((int(mask.sum()), name) for name, mask in checks.items()), reverse=True)
+    listed = ", ".join(f"{name} bei {count}" for count, name in counts if count)
+    return f"von {len(scores.offers)} Angeboten scheitern {listed}."
+
+
+def _alternates(
+    scores: PairScores, allowed: np.ndarray, solution: np.ndarray
+) -> dict[str, tuple[str, ...]]:
+    """Up to three stand-ins per offer: unplaced applicants first, then others, by score."""
+    result: dict[str, tuple[str, ...]] = {}
+    unplaced = solution < 0
+    for j, offer in enumerate(scores.offers):
+        candidates = np.flatnonzero(allowed[:, j] & (solution != j))
+        order = sorted(candidates, key=lambda i: (not unplaced[i], -scores.score[i, j], i))
+        result[offer.id] = tuple(scores.applicants[i].id for i in order[:MAX_ALTERNATES])
+    return result
