@@ -25,7 +25,14 @@ from matcher.embedding import (
 from matcher.errors import InvalidRecordsError, MatcherError, ModelLoadError, RecordProblem
 from matcher.evaluation import EvaluationReport, Metrics, evaluate, parse_gold
 from matcher.explain import Explanation, explain
-from matcher.ranking import CandidateRanking, Ranking, Suggestion, rank, rank_applicant, rank_candidates
+from matcher.ranking import (
+    CandidateRanking,
+    Ranking,
+    Suggestion,
+    rank,
+    rank_applicant,
+    rank_candidates,
+)
 from matcher.records import Applicant, Offer, load_applicants, load_offers, parse_records
 from matcher.scoring import PairScores, score_pairs
 from matcher.topic import TopicFit, TopicScorer

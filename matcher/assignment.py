@@ -125,12 +125,12 @@ def assign(
     ]
     placements += [
         Placement(scores.applicants[i].id, scores.offers[j].id, float(scores.score[i, j]))
-        for i, j in enumerate(solution)
+        for i, j in enumerate(solution.tolist())
         if j >= 0
     ]
     unplaced = [
-        Unplaced(scores.applicants[i].id, _unplaced_reason(scores, allowed, i))
-        for i in np.flatnonzero(solution < 0)
+        Unplaced(scores.applicants[i].id, _unplaced_reason(scores, allowed, i, mode))
+        for i in np.flatnonzero(solution < 0).tolist()
         if scores.applicants[i].id not in scores.confirmed
     ]
     return Assignment(
@@ -158,7 +158,7 @@ def _allowed_pairs(scores: PairScores, rejected: Iterable[tuple[str, str]]) -> n
     return allowed
 
 
-def _unplaced_reason(scores: PairScores, allowed: np.ndarray, i: int) -> str:
+def _unplaced_reason(scores: PairScores, allowed: np.ndarray, i: int, mode: Mode) -> str:
     feasible = np.flatnonzero(scores.feasibility.feasible[i])
     options = np.flatnonzero(allowed[i])
     if len(options) == 0 and len(feasible) > 0:
@@ -167,8 +167,13 @@ def _unplaced_reason(scores: PairScores, allowed: np.ndarray, i: int) -> str:
         return "Kein zulässiges Angebot: " + _common_obstacles(scores, i)
     best = options[np.argmax(scores.score[i, options])]
     offer = scores.offers[best]
+    taken_by = (
+        "besser passenden Bewerbungen"
+        if mode is Mode.MAX_FIT
+        else "Bewerbungen, die sonst keinen Platz bekämen oder besser passen"
+    )
     return (
-        f"Alle {len(options)} zulässigen Angebote sind mit besser passenden Bewerbungen belegt; "
+        f"Alle {len(options)} zulässigen Angebote sind mit {taken_by} belegt; "
         f"am besten passte {offer.id} ({offer.city}, Score {scores.score[i, best]:.2f})."
     )
 
@@ -193,7 +198,7 @@ def _alternates(
     result: dict[str, tuple[str, ...]] = {}
     unplaced = solution < 0
     for j, offer in enumerate(scores.offers):
-        candidates = np.flatnonzero(allowed[:, j] & (solution != j))
+        candidates = np.flatnonzero(allowed[:, j] & (solution != j)).tolist()
         order = sorted(candidates, key=lambda i: (not unplaced[i], -scores.score[i, j], i))
         result[offer.id] = tuple(scores.applicants[i].id for i in order[:MAX_ALTERNATES])
     return result

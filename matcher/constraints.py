@@ -18,12 +18,35 @@ from matcher.records import CEFR_LEVELS, Applicant, Offer
 
 #: German names of the working languages a coordinator sees most; others show their code.
 LANGUAGE_NAMES = {
-    "de": "Deutsch", "en": "Englisch", "fr": "Französisch", "pl": "Polnisch", "cs": "Tschechisch",
-    "nl": "Niederländisch", "es": "Spanisch", "it": "Italienisch", "pt": "Portugiesisch",
-    "sv": "Schwedisch", "da": "Dänisch", "no": "Norwegisch", "nb": "Norwegisch", "fi": "Finnisch",
-    "hu": "Ungarisch", "et": "Estnisch", "lv": "Lettisch", "lt": "Litauisch", "sk": "Slowakisch",
-    "sl": "Slowenisch", "hr": "Kroatisch", "el": "Griechisch", "ca": "Katalanisch", "ro": "Rumänisch",
-    "bg": "Bulgarisch", "tr": "Türkisch", "uk": "Ukrainisch", "ru": "Russisch", "ga": "Irisch",
+    "de": "Deutsch",
+    "en": "Englisch",
+    "fr": "Französisch",
+    "pl": "Polnisch",
+    "cs": "Tschechisch",
+    "nl": "Niederländisch",
+    "es": "Spanisch",
+    "it": "Italienisch",
+    "pt": "Portugiesisch",
+    "sv": "Schwedisch",
+    "da": "Dänisch",
+    "no": "Norwegisch",
+    "nb": "Norwegisch",
+    "fi": "Finnisch",
+    "hu": "Ungarisch",
+    "et": "Estnisch",
+    "lv": "Lettisch",
+    "lt": "Litauisch",
+    "sk": "Slowakisch",
+    "sl": "Slowenisch",
+    "hr": "Kroatisch",
+    "el": "Griechisch",
+    "ca": "Katalanisch",
+    "ro": "Rumänisch",
+    "bg": "Bulgarisch",
+    "tr": "Türkisch",
+    "uk": "Ukrainisch",
+    "ru": "Russisch",
+    "ga": "Irisch",
 }
 
 
@@ -44,8 +67,11 @@ def required_days(weeks: int) -> int:
 
 def best_working_language(applicant: Applicant, offer: Offer) -> tuple[str, str] | None:
     """The working language the applicant speaks best, with its level; None if none is spoken."""
-    spoken = [(code, applicant.languages[code]) for code in offer.working_languages
-              if code in applicant.languages]
+    spoken = [
+        (code, applicant.languages[code])
+        for code in offer.working_languages
+        if code in applicant.languages
+    ]
     return max(spoken, key=lambda pair: level_rank(pair[1]), default=None)
 
 
@@ -83,7 +109,8 @@ class Feasibility:
     @cached_property
     def feasible(self) -> np.ndarray:
         """(n, m) bool: every hard constraint holds."""
-        return self.language & self.weeks & self.dates & (self.free_places > 0)[None, :]
+        feasible = self.language & self.weeks & self.dates & (self.free_places > 0)[None, :]
+        return np.asarray(feasible, dtype=bool)
 
     def reasons(self, i: int, j: int) -> list[str]:
         """Why applicant i cannot go to offer j, in German; empty if the placement is feasible."""
@@ -134,8 +161,10 @@ def check_feasibility(
 
     ``confirmed_per_offer[j]`` counts confirmed placements on offer j; they use up places.
     """
-    confirmed = np.zeros(len(offers), dtype=np.int64) if confirmed_per_offer is None else (
-        np.asarray(confirmed_per_offer, dtype=np.int64)
+    confirmed = (
+        np.zeros(len(offers), dtype=np.int64)
+        if confirmed_per_offer is None
+        else (np.asarray(confirmed_per_offer, dtype=np.int64))
     )
     capacity = np.array([offer.capacity for offer in offers], dtype=np.int64)
     return Feasibility(
@@ -151,7 +180,10 @@ def check_feasibility(
 def _language_matrix(applicants: Sequence[Applicant], offers: Sequence[Offer]) -> np.ndarray:
     codes = sorted({code for offer in offers for code in offer.working_languages})
     spoken = np.array(
-        [[level_rank(a.languages[c]) if c in a.languages else 0 for c in codes] for a in applicants],
+        [
+            [level_rank(a.languages[c]) if c in a.languages else 0 for c in codes]
+            for a in applicants
+        ],
         dtype=np.int8,
     ).reshape(len(applicants), len(codes))
     offered = np.array(
@@ -182,7 +214,7 @@ def _dates_matrix(applicants: Sequence[Applicant], offers: Sequence[Offer]) -> n
         + 1
     )
     needed = np.array([required_days(a.weeks_wanted) for a in applicants], dtype=np.int64)
-    return overlap >= needed[:, None]
+    return np.asarray(overlap >= needed[:, None], dtype=bool)
 
 
 def last_day(start: date, weeks: int) -> date:

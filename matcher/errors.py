@@ -1,8 +1,8 @@
 """Domain errors of the engine; the API maps each class to an HTTP status in one place.
 
-    MatcherError
-    ├── InvalidRecordsError   input records break the interchange format (→ 422 / exit 2)
-    └── ModelLoadError        the configured embedding model cannot be loaded offline
+MatcherError
+├── InvalidRecordsError   input records break the interchange format (→ 422 / exit 2)
+└── ModelLoadError        the configured embedding model cannot be loaded offline
 """
 
 from __future__ import annotations

@@ -49,9 +49,13 @@ def parse_gold(data: Any, applicant_ids: Sequence[str], offer_ids: Sequence[str]
             continue
         for offer_id, grade in judged.items():
             if offer_id not in known_offers:
-                problems.append(RecordProblem("gold", None, applicant_id, offer_id, "unknown offer id"))
+                problems.append(
+                    RecordProblem("gold", None, applicant_id, offer_id, "unknown offer id")
+                )
             if type(grade) is not int or not 0 <= grade <= 3:
-                problems.append(RecordProblem("gold", None, applicant_id, offer_id, "grade must be 0–3"))
+                problems.append(
+                    RecordProblem("gold", None, applicant_id, offer_id, "grade must be 0–3")
+                )
     if problems:
         raise InvalidRecordsError(problems)
     return data

@@ -28,7 +28,8 @@ class Explanation:
     @property
     def text(self) -> str:
         return " ".join(
-            part for part in (self._topic(), self._language(), self._dates(), self._preference())
+            part
+            for part in (self._topic(), self._language(), self._dates(), self._preference())
             if part
         )
 
@@ -63,9 +64,7 @@ class Explanation:
 def explain(scores: PairScores, i: int, j: int) -> Explanation:
     """Explain the pair (applicant i, offer j): best-matching sentences, language, dates, city."""
     applicant, offer = scores.applicants[i], scores.offers[j]
-    similarity = (
-        scores.applicant_texts.sentences_of(i) @ scores.offer_texts.sentences_of(j).T
-    )
+    similarity = scores.applicant_texts.sentences_of(i) @ scores.offer_texts.sentences_of(j).T
     best_a, best_o = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
     language = best_working_language(applicant, offer)
     rank = preference_rank(applicant, offer.city)

@@ -39,7 +39,8 @@ ISO_639_1 = frozenset(
     hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la
     lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj
     om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv
-    sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu""".split()
+    sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh
+    zu""".split()
 )
 
 
@@ -68,9 +69,7 @@ def _text(value: Any) -> Any:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 LanguageCode = Annotated[str, BeforeValidator(_language_code)]
-ShortText = Annotated[
-    str, BeforeValidator(_text), Field(min_length=1, max_length=MAX_SHORT_CHARS)
-]
+ShortText = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=MAX_SHORT_CHARS)]
 LongText = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 Weeks = Annotated[int, Field(ge=1, le=52)]
 
@@ -153,9 +152,7 @@ def _problems_of(
     return problems
 
 
-def parse_records(
-    kind: type[RecordT], data: Any, *, source: str = "input"
-) -> list[RecordT]:
+def parse_records(kind: type[RecordT], data: Any, *, source: str = "input") -> list[RecordT]:
     """Validate a decoded JSON array of records; raise one error listing every problem."""
     if not isinstance(data, list):
         problem = RecordProblem(source, None, None, "", "expected a JSON array of objects")

@@ -50,7 +50,7 @@ def to_score(fit_with_bonus: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PairScores:
-    """Everything known about n applicants x m offers; row i is applicants[i], column j offers[j]."""
+    """All that is known of n applicants x m offers: row i is applicants[i], column j offers[j]."""
 
     applicants: Sequence[Applicant]
     offers: Sequence[Offer]

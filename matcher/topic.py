@@ -17,7 +17,7 @@ cross-lingual retrieval. Measured on the development set (90 applications, 45 of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.resources import files
@@ -70,9 +70,7 @@ def embed_documents(
 ) -> EmbeddedTexts:
     """Embed whole texts and their sentences in one model call (cached texts cost nothing)."""
     flat = [sentence for sentences in sentence_lists for sentence in sentences]
-    vectors = embedder.embed(
-        [*wholes, *flat], prompt_name=prompt_name, show_progress=show_progress
-    )
+    vectors = embedder.embed([*wholes, *flat], prompt_name=prompt_name, show_progress=show_progress)
     counts = [len(sentences) for sentences in sentence_lists]
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return EmbeddedTexts(
@@ -150,7 +148,8 @@ class TopicFit:
         """(n, m) calibrated topic fit in cosine units; 0 is a typical application's fit."""
         whole = self.whole - self.baseline_whole[None, :]
         sentences = self.sentences - self.baseline_sentences[None, :]
-        return WHOLE_TEXT_WEIGHT * whole + (1.0 - WHOLE_TEXT_WEIGHT) * sentences
+        fit = WHOLE_TEXT_WEIGHT * whole + (1.0 - WHOLE_TEXT_WEIGHT) * sentences
+        return np.asarray(fit, dtype=np.float64)
 
 
 def load_reference_corpus() -> list[str]:
@@ -184,6 +183,3 @@ class TopicScorer:
             baseline_whole=(self.reference.whole @ offers.whole.T).mean(axis=0),
             baseline_sentences=sentence_match(self.reference, offers).mean(axis=0),
         )
-
-
-ProgressFn = Callable[[str], None]

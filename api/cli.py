@@ -1,0 +1,299 @@
+"""The ``matcher`` command: demo, rank, assign and evaluate from the command line.
+
+Invalid input ends with a message naming the record and field, exit code 2, and nothing stored.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import matcher
+from api import services
+from api.settings import get_settings
+from matcher import (
+    Assignment,
+    EvaluationReport,
+    InvalidRecordsError,
+    MatcherError,
+    Mode,
+    PairScores,
+)
+from models.db import init_db, make_engine
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+DEMO_ROUND = "Beispielrunde 2027 (Demo)"
+EXIT_INVALID_INPUT = 2
+
+app = typer.Typer(
+    help="Hospitation Matcher: rank and assign host offers for Berlin's exchange programme.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+ApplicantsOption = Annotated[
+    Path, typer.Option("--applicants", help="applicants.json (interchange format)")
+]
+OffersOption = Annotated[Path, typer.Option("--offers", help="offers.json (interchange format)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def fail(message: str) -> NoReturn:
+    """Report bad input the way every command does: stderr, exit code 2."""
+    err.print(f"[bold red]Fehler:[/] {message}", highlight=False)
+    raise typer.Exit(EXIT_INVALID_INPUT)
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        fail(f"{path}: cannot read file ({error.strerror})")
+
+
+def read_records(
+    applicants_file: Path, offers_file: Path
+) -> tuple[list[matcher.Applicant], list[matcher.Offer]]:
+    """Parse both files, reporting the problems of both before giving up."""
+    problems = []
+    applicants, offers = [], []
+    try:
+        applicants = matcher.load_applicants(
+            read_bytes(applicants_file), source=applicants_file.name
+        )
+    except InvalidRecordsError as error:
+        problems += error.problems
+    try:
+        offers = matcher.load_offers(read_bytes(offers_file), source=offers_file.name)
+    except InvalidRecordsError as error:
+        problems += error.problems
+    if problems:
+        fail(str(InvalidRecordsError(problems)))
+    return applicants, offers
+
+
+def file_scores(applicants_file: Path, offers_file: Path) -> PairScores:
+    """Score two interchange files; embeddings are cached in the configured database."""
+    applicants, offers = read_records(applicants_file, offers_file)
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    scorer = services.make_scorer(engine, settings.model)
+    return matcher.score_pairs(scorer, applicants, offers, show_progress=sys.stderr.isatty())
+
+
+@app.command()
+def rank(
+    applicants: ApplicantsOption,
+    offers: OffersOption,
+    top: Annotated[int, typer.Option("--top", min=1, help="Offers per applicant.")] = 5,
+    topic_only: Annotated[
+        bool,
+        typer.Option(
+            "--topic-only", help="Rank every offer by topic fit alone, marked feasible or not."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Per applicant the best offers: feasible ones by score, or all by topic fit."""
+    scores = file_scores(applicants, offers)
+    rankings = matcher.rank(scores, top_k=top, topic_only=topic_only)
+    if as_json:
+        print_json({"rankings": [ranking_json(r) for r in rankings]})
+        return
+    for ranking in rankings:
+        table = Table(title=f"Bewerbung {ranking.applicant_id}", title_justify="left")
+        for column in ("Angebot", "Stadt", "Score", "zulässig", "Begründung"):
+            table.add_column(column, overflow="fold")
+        for s in ranking.suggestions:
+            city = scores.offers[scores.offer_index[s.offer_id]].city
+            because = "; ".join(s.reasons) or s.explanation.text
+            table.add_row(
+                s.offer_id, city, f"{s.score:.2f}", "ja" if s.feasible else "nein", because
+            )
+        if not ranking.suggestions:
+            table.add_row("—", "", "", "", "kein zulässiges Angebot")
+        out.print(table)
+
+
+def ranking_json(ranking: matcher.Ranking) -> dict[str, Any]:
+    return {
+        "applicant_id": ranking.applicant_id,
+        "suggestions": [
+            {
+                "offer_id": s.offer_id,
+                "score": round(s.score, 6),
+                "feasible": s.feasible,
+                "reasons": list(s.reasons),
+                "explanation": s.explanation.text,
+                "topic_fit": round(s.topic_fit, 6),
+                "preference_bonus": s.preference_bonus,
+            }
+            for s in ranking.suggestions
+        ],
+    }
+
+
+ModeOption = Annotated[
+    Mode,
+    typer.Option("--mode", help="max-fit: best total fit; max-placed: most placements, then fit."),
+]
+
+
+@app.command()
+def assign(
+    applicants: ApplicantsOption,
+    offers: OffersOption,
+    mode: ModeOption = Mode.MAX_FIT,
+    as_json: JsonOption = False,
+) -> None:
+    """Propose one placement per applicant within every offer's capacity (exact optimum)."""
+    scores = file_scores(applicants, offers)
+    assignment = matcher.assign(scores, mode=mode)
+    if as_json:
+        print_json(assignment_json(assignment))
+    else:
+        print_assignment(scores, assignment)
+
+
+def assignment_json(assignment: Assignment) -> dict[str, Any]:
+    return {
+        "assignments": [
+            {"applicant_id": p.applicant_id, "offer_id": p.offer_id, "score": round(p.score, 6)}
+            for p in assignment.placements
+        ],
+        "unassigned": [asdict(u) for u in assignment.unplaced],
+        "alternates": {offer: list(ids) for offer, ids in assignment.alternates.items()},
+        "total_score": round(assignment.total_score, 6),
+    }
+
+
+def print_assignment(scores: PairScores, assignment: Assignment) -> None:
+    """The proposal as coordinators read it: who goes where, why, and what is left."""
+    table = Table(title=f"Zuordnung ({assignment.mode.value})", title_justify="left")
+    for column in ("Bewerbung", "Angebot", "Stadt", "Score", "Hauptgrund"):
+        table.add_column(column, overflow="fold")
+    for p in sorted(assignment.placements, key=lambda p: p.applicant_id):
+        i, j = scores.applicant_index[p.applicant_id], scores.offer_index[p.offer_id]
+        offer = scores.offers[j]
+        explanation = matcher.explain(scores, i, j)
+        pinned = " (bestätigt)" if p.pinned else ""
+        table.add_row(
+            p.applicant_id,
+            f"{offer.id} {shorten(offer.title, 48)}",
+            offer.city,
+            f"{p.score:.2f}{pinned}",
+            f"„{shorten(explanation.offer_sentence, 90)}“",
+        )
+    out.print(table)
+    if assignment.unplaced:
+        unplaced = Table(title="Ohne Platz", title_justify="left")
+        unplaced.add_column("Bewerbung")
+        unplaced.add_column("Grund", overflow="fold")
+        for u in assignment.unplaced:
+            unplaced.add_row(u.applicant_id, u.reason)
+        out.print(unplaced)
+    out.print(
+        f"Platziert: {len(assignment.placements)}  ·  ohne Platz: {len(assignment.unplaced)}  ·  "
+        f"freie Plätze: {assignment.places_left(scores)}  ·  Gesamt-Score: "
+        f"{assignment.total_score:.2f}"
+    )
+
+
+@app.command()
+def evaluate(
+    applicants: ApplicantsOption,
+    offers: OffersOption,
+    gold: Annotated[Path, typer.Option("--gold", help="gold.json with graded relevance")],
+) -> None:
+    """R@5, nDCG@10 and MRR of the topic ranking, overall and by the ideal offer's language."""
+    scores = file_scores(applicants, offers)
+    try:
+        judgements = matcher.parse_gold(
+            json.loads(read_bytes(gold)),
+            [a.id for a in scores.applicants],
+            [o.id for o in scores.offers],
+        )
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        fail(f"{gold}: not valid JSON ({error})")
+    except InvalidRecordsError as error:
+        fail(str(error))
+    report = matcher.evaluate(
+        scores.topic.fit,
+        [a.id for a in scores.applicants],
+        [o.id for o in scores.offers],
+        [o.language for o in scores.offers],
+        judgements,
+    )
+    print_report(report)
+
+
+def print_report(report: EvaluationReport) -> None:
+    table = Table(title="Rangqualität (nur Themenpassung)", title_justify="left")
+    for column in ("Gruppe", "Bewerbungen", "R@5", "nDCG@10", "MRR"):
+        table.add_column(column, justify="right" if column != "Gruppe" else "left")
+    for name, m in report.groups.items():
+        table.add_row(
+            name, str(m.applicants), f"{m.recall_at_5:.3f}", f"{m.ndcg_at_10:.3f}", f"{m.mrr:.3f}"
+        )
+    out.print(table)
+
+
+@app.command()
+def demo(
+    fixtures: Annotated[
+        Path, typer.Option("--fixtures", help="Folder with offers.json and applicants.json")
+    ] = FIXTURES,
+    mode: ModeOption = Mode.MAX_PLACED,
+) -> None:
+    """Load the sample round into the database, embed, assign and print the proposal."""
+    settings = get_settings()
+    applicants, offers = read_records(fixtures / "applicants.json", fixtures / "offers.json")
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    with services.open_session(engine) as session:
+        round_ = services.find_round(session, DEMO_ROUND)
+        if round_ is None:
+            round_ = services.import_round(
+                session, name=DEMO_ROUND, offers=offers, applicants=applicants
+            )
+            session.commit()
+            out.print(
+                f"Runde „{DEMO_ROUND}“ angelegt: "
+                f"{len(offers)} Angebote, {len(applicants)} Bewerbungen."
+            )
+        assert round_.id is not None
+        scorer = services.make_scorer(engine, settings.model)
+        _, scores, assignment = services.propose(
+            session, scorer, round_.id, mode=mode, show_progress=True
+        )
+    print_assignment(scores, assignment)
+    out.print(f"Neu eingebettete Texte: {scorer.embedder.encoded_count} (0: alle aus dem Cache)")
+
+
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def print_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point; engine errors become messages, not tracebacks."""
+    try:
+        app(args=list(argv) if argv is not None else None)
+    except MatcherError as error:
+        err.print(f"[bold red]Fehler:[/] {error}", highlight=False)
+        sys.exit(EXIT_INVALID_INPUT)

@@ -1,0 +1,154 @@
+"""The ``matcher`` command: JSON contracts, bad input, the demo, --help everywhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from api.cli import app
+from models import crud
+from models.db import init_db, make_engine
+
+COMMANDS = ["demo", "rank", "assign", "evaluate"]
+
+
+def table_counts(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    init_db(engine)
+    with Session(engine) as session:
+        return crud.table_counts(session=session)
+
+
+@pytest.mark.parametrize("command", [[], *[[name] for name in COMMANDS]])
+def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def test_rank_json_lists_feasible_offers_best_first(
+    runner: CliRunner, database_url: str, small_round: tuple[Path, Path]
+) -> None:
+    applicants, offers = small_round
+    result = runner.invoke(
+        app,
+        ["rank", "--applicants", str(applicants), "--offers", str(offers), "--top", "3", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    rankings = json.loads(result.stdout)["rankings"]
+    assert [r["applicant_id"] for r in rankings] == [
+        a["id"] for a in json.loads(applicants.read_text("utf-8"))
+    ]
+    for ranking in rankings:
+        scores = [s["score"] for s in ranking["suggestions"]]
+        assert scores == sorted(scores, reverse=True)
+        assert len(scores) <= 3
+        for suggestion in ranking["suggestions"]:
+            assert suggestion["feasible"] is True
+            assert suggestion["reasons"] == []
+            assert "Arbeitssprache" in suggestion["explanation"]
+            assert set(suggestion) >= {"offer_id", "score", "feasible", "reasons", "explanation"}
+
+
+def test_rank_topic_only_ranks_every_offer_and_marks_infeasible(
+    runner: CliRunner, database_url: str, small_round: tuple[Path, Path]
+) -> None:
+    applicants, offers = small_round
+    n_offers = len(json.loads(offers.read_text("utf-8")))
+    result = runner.invoke(
+        app,
+        [
+            "rank",
+            "--applicants",
+            str(applicants),
+            "--offers",
+            str(offers),
+            "--top",
+            str(n_offers),
+            "--topic-only",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    for ranking in json.loads(result.stdout)["rankings"]:
+        suggestions = ranking["suggestions"]
+        assert len(suggestions) == n_offers
+        infeasible = [s for s in suggestions if not s["feasible"]]
+        assert infeasible, "the sample round has offers nobody can take (capacity 0)"
+        assert all(s["reasons"] for s in infeasible)
+
+
+def test_assign_json_respects_capacity_and_matches_rank_scores(
+    runner: CliRunner, database_url: str, small_round: tuple[Path, Path]
+) -> None:
+    applicants, offers = small_round
+    files = ["--applicants", str(applicants), "--offers", str(offers)]
+    assigned = runner.invoke(app, ["assign", *files, "--mode", "max-placed", "--json"])
+    assert assigned.exit_code == 0, assigned.output
+    result = json.loads(assigned.stdout)
+    assert set(result) == {"assignments", "unassigned", "alternates", "total_score"}
+    capacity = {o["id"]: o["capacity"] for o in json.loads(offers.read_text("utf-8"))}
+    placed = [a["offer_id"] for a in result["assignments"]]
+    assert all(placed.count(offer) <= capacity[offer] for offer in placed)
+    ids = [a["applicant_id"] for a in result["assignments"]] + [
+        u["applicant_id"] for u in result["unassigned"]
+    ]
+    assert sorted(ids) == sorted(a["id"] for a in json.loads(applicants.read_text("utf-8")))
+    assert result["total_score"] == pytest.approx(
+        sum(a["score"] for a in result["assignments"]), abs=1e-5
+    )
+
+    ranked = runner.invoke(app, ["rank", *files, "--top", "100", "--json"])
+    rank_score = {
+        (r["applicant_id"], s["offer_id"]): s["score"]
+        for r in json.loads(ranked.stdout)["rankings"]
+        for s in r["suggestions"]
+    }
+    for a in result["assignments"]:
+        assert a["score"] == rank_score[(a["applicant_id"], a["offer_id"])]
+
+
+def test_invalid_offer_names_record_and_field_and_stores_nothing(
+    runner: CliRunner, database_url: str, small_round: tuple[Path, Path], tmp_path: Path
+) -> None:
+    applicants, offers = small_round
+    records = json.loads(offers.read_text("utf-8"))
+    records[3]["capacity"] = -1
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(records), "utf-8")
+    before = table_counts(database_url)
+    result = runner.invoke(
+        app, ["assign", "--applicants", str(applicants), "--offers", str(broken)]
+    )
+    assert result.exit_code == 2
+    assert records[3]["id"] in result.stderr
+    assert "capacity" in result.stderr
+    assert table_counts(database_url) == before
+
+
+def test_missing_file_is_a_clear_error(
+    runner: CliRunner, database_url: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nope.json"
+    result = runner.invoke(app, ["rank", "--applicants", str(missing), "--offers", str(missing)])
+    assert result.exit_code == 2
+    assert "nope.json" in result.stderr
+
+
+def test_demo_prints_table_and_summary_and_reuses_embeddings(
+    runner: CliRunner, database_url: str
+) -> None:
+    first = runner.invoke(app, ["demo"])
+    assert first.exit_code == 0, first.output
+    assert "Zuordnung (max-placed)" in first.stdout
+    assert "Platziert:" in first.stdout and "ohne Platz:" in first.stdout
+    assert "Kein zulässiges Angebot" in first.stdout
+    second = runner.invoke(app, ["demo"])
+    assert second.exit_code == 0, second.output
+    assert "Neu eingebettete Texte: 0" in second.stdout
+    summary = [line for line in first.stdout.splitlines() if line.startswith("Platziert:")]
+    assert summary == [line for line in second.stdout.splitlines() if line.startswith("Platziert:")]
