@@ -27,6 +27,7 @@ from matcher import (
     Mode,
     PairScores,
 )
+from models import crud
 from models.db import init_db, make_engine
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -51,7 +52,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 def fail(message: str) -> NoReturn:
     """Report bad input the way every command does: stderr, exit code 2."""
-    err.print(f"[bold red]Fehler:[/] {message}", highlight=False)
+    err.print(f"[bold red]Fehler:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_INVALID_INPUT)
 
 
@@ -263,7 +264,7 @@ def demo(
     engine = make_engine(settings.database_url)
     init_db(engine)
     with services.open_session(engine) as session:
-        round_ = services.find_round(session, DEMO_ROUND)
+        round_ = crud.find_round(session=session, name=DEMO_ROUND)
         if round_ is None:
             round_ = services.import_round(
                 session, name=DEMO_ROUND, offers=offers, applicants=applicants
@@ -295,5 +296,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         app(args=list(argv) if argv is not None else None)
     except MatcherError as error:
-        err.print(f"[bold red]Fehler:[/] {error}", highlight=False)
+        err.print(f"[bold red]Fehler:[/] {error}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_INVALID_INPUT)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 import matcher
 from matcher import Applicant, Assignment, Mode, Offer, PairScores, TopicScorer
@@ -143,18 +143,6 @@ def store_proposals(
     ]
     crud.add_placements(session=session, round_id=round_id, placements=proposals)
     return len(proposals)
-
-
-def find_round(session: Session, name: str) -> tables.Round | None:
-    """The most recent round of that name."""
-    statement = (
-        select(tables.Round)
-        .where(tables.Round.name == name)
-        .order_by(
-            tables.Round.id.desc()  # type: ignore[union-attr]
-        )
-    )
-    return session.exec(statement).first()
 
 
 def propose(

@@ -167,13 +167,13 @@ def _unplaced_reason(scores: PairScores, allowed: np.ndarray, i: int, mode: Mode
         return "Kein zulässiges Angebot: " + _common_obstacles(scores, i)
     best = options[np.argmax(scores.score[i, options])]
     offer = scores.offers[best]
-    taken_by = (
-        "besser passenden Bewerbungen"
+    full = (
+        "sind mit besser passenden Bewerbungen belegt"
         if mode is Mode.MAX_FIT
-        else "Bewerbungen, die sonst keinen Platz bekämen oder besser passen"
+        else "sind belegt, damit möglichst viele Bewerbungen einen Platz bekommen"
     )
     return (
-        f"Alle {len(options)} zulässigen Angebote sind mit {taken_by} belegt; "
+        f"Alle {len(options)} zulässigen Angebote {full}; "
         f"am besten passte {offer.id} ({offer.city}, Score {scores.score[i, best]:.2f})."
     )
 

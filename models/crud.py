@@ -39,6 +39,12 @@ def get_round(*, session: Session, round_id: int) -> Round | None:
     return session.get(Round, round_id)
 
 
+def find_round(*, session: Session, name: str) -> Round | None:
+    """The most recent round with this name, or None."""
+    statement = select(Round).where(Round.name == name).order_by(col(Round.id).desc())
+    return session.exec(statement).first()
+
+
 def list_rounds(*, session: Session) -> list[Round]:
     """All rounds, oldest first."""
     return list(session.exec(select(Round).order_by(col(Round.id))).all())

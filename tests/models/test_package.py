@@ -37,6 +37,7 @@ def test_public_names() -> None:
             "add_placements",
             "create_round",
             "delete_proposals",
+            "find_round",
             "get_round",
             "get_session",
             "init_db",
