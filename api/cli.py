@@ -18,6 +18,7 @@ from rich.table import Table
 
 import matcher
 from api import services
+from api.errors import ApiError
 from api.settings import get_settings
 from matcher import (
     Assignment,
@@ -29,6 +30,7 @@ from matcher import (
 )
 from models import crud
 from models.db import init_db, make_engine
+from models.tables import Role
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO_ROUND = "Beispielrunde 2027 (Demo)"
@@ -67,20 +69,15 @@ def read_records(
     applicants_file: Path, offers_file: Path
 ) -> tuple[list[matcher.Applicant], list[matcher.Offer]]:
     """Parse both files, reporting the problems of both before giving up."""
-    problems = []
-    applicants, offers = [], []
     try:
-        applicants = matcher.load_applicants(
-            read_bytes(applicants_file), source=applicants_file.name
+        offers, applicants = matcher.parse_round(
+            lambda: matcher.load_offers(read_bytes(offers_file), source=offers_file.name),
+            lambda: matcher.load_applicants(
+                read_bytes(applicants_file), source=applicants_file.name
+            ),
         )
     except InvalidRecordsError as error:
-        problems += error.problems
-    try:
-        offers = matcher.load_offers(read_bytes(offers_file), source=offers_file.name)
-    except InvalidRecordsError as error:
-        problems += error.problems
-    if problems:
-        fail(str(InvalidRecordsError(problems)))
+        fail(str(error))
     return applicants, offers
 
 
@@ -281,6 +278,58 @@ def demo(
         )
     print_assignment(scores, assignment)
     out.print(f"Neu eingebettete Texte: {scorer.embedder.encoded_count} (0: alle aus dem Cache)")
+
+
+users = typer.Typer(help="Issue bearer tokens.", no_args_is_help=True)
+app.add_typer(users, name="users")
+
+
+@users.command("create")
+def create_user(
+    role: Annotated[Role, typer.Option("--role", help="coordinator, applicant or mentor")],
+    label: Annotated[str, typer.Option("--label", help="Who holds the token (no e-mail).")] = "",
+    round_id: Annotated[
+        int | None, typer.Option("--round", help="Round of the applicant or offers.")
+    ] = None,
+    applicant: Annotated[
+        str | None, typer.Option("--applicant", help="Applicant id (role applicant).")
+    ] = None,
+    offers: Annotated[
+        list[str] | None, typer.Option("--offer", help="Offer id, repeatable (role mentor).")
+    ] = None,
+) -> None:
+    """Create an account and print its token once (only its hash is stored)."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    with services.open_session(engine) as session:
+        try:
+            account, token = services.issue_account(
+                session,
+                role=role,
+                label=label or role.value,
+                round_id=round_id,
+                applicant_id=applicant,
+                offer_ids=offers or [],
+            )
+        except ApiError as error:
+            fail(error.detail)
+        session.commit()
+    out.print(f"Zugang {account.id} ({role.value}) angelegt. Token (wird nur jetzt angezeigt):")
+    print(token)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Start the HTTP API (docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(get_settings()), host=host, port=port)
 
 
 def shorten(text: str, width: int) -> str:

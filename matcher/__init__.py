@@ -33,7 +33,16 @@ from matcher.ranking import (
     rank_applicant,
     rank_candidates,
 )
-from matcher.records import Applicant, Offer, load_applicants, load_offers, parse_records
+from matcher.records import (
+    Applicant,
+    Offer,
+    load_applicants,
+    load_applicants_csv,
+    load_offers,
+    load_offers_csv,
+    parse_records,
+    parse_round,
+)
 from matcher.scoring import PairScores, score_pairs
 from matcher.topic import TopicFit, TopicScorer
 
@@ -68,10 +77,13 @@ __all__ = [
     "evaluate",
     "explain",
     "load_applicants",
+    "load_applicants_csv",
     "load_model",
     "load_offers",
+    "load_offers_csv",
     "parse_gold",
     "parse_records",
+    "parse_round",
     "rank",
     "rank_applicant",
     "rank_candidates",

@@ -42,6 +42,7 @@ def solve(
     at most ``capacity[j]`` rows.
     """
     n, m = utility.shape
+    mode = Mode(mode)
     capacity = np.maximum(np.asarray(capacity, dtype=np.int64), 0)
     if n == 0 or capacity.sum() == 0:
         return np.full(n, -1, dtype=np.int64)
@@ -116,6 +117,7 @@ def assign(
     Confirmed placements (``scores.confirmed``) stay as they are and use up their places;
     ``rejected`` (applicant id, offer id) pairs are never proposed.
     """
+    mode = Mode(mode)
     allowed = _allowed_pairs(scores, rejected)
     solution = solve(scores.score, allowed, scores.feasibility.free_places, mode)
     placements = [

@@ -7,9 +7,11 @@ record is rejected whole, with every problem named by record id and field.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Annotated, Any, Literal, Self, TypeVar
 
@@ -210,6 +212,87 @@ def load_applicants(raw: bytes | str, *, source: str = "applicants") -> list[App
     return parse_records(Applicant, decode_json(raw, source=source), source=source)
 
 
+def parse_round(
+    parse_offers: Callable[[], list[Offer]], parse_applicants: Callable[[], list[Applicant]]
+) -> tuple[list[Offer], list[Applicant]]:
+    """Run both parsers and raise one error with the problems of both files, if any."""
+    problems: list[RecordProblem] = []
+    offers: list[Offer] = []
+    applicants: list[Applicant] = []
+    try:
+        offers = parse_offers()
+    except InvalidRecordsError as error:
+        problems += error.problems
+    try:
+        applicants = parse_applicants()
+    except InvalidRecordsError as error:
+        problems += error.problems
+    if problems:
+        raise InvalidRecordsError(problems)
+    return offers, applicants
+
+
 def ids_of(records: Iterable[Offer | Applicant]) -> list[str]:
     """Record ids in order; the index of an id is its row or column in every matrix."""
     return [record.id for record in records]
+
+
+# --- CSV variant of the interchange format -----------------------------------------------------
+# Same fields as the JSON format, one record per row: lists as "a;b", languages as "de:C2;en:B1".
+_LIST_FIELDS = frozenset({"working_languages", "tags", "preferred_cities"})
+_INT_FIELDS = frozenset({"capacity", "min_weeks", "max_weeks", "weeks_wanted"})
+
+
+def _required_fields(kind: type[Offer] | type[Applicant]) -> list[str]:
+    return [name for name, field in kind.model_fields.items() if field.is_required()]
+
+
+def _csv_value(field: str, cell: str) -> Any:
+    """Turn one CSV cell into the JSON value of its field; bad values are left to validation."""
+    if field in _LIST_FIELDS:
+        return [item.strip() for item in cell.split(";") if item.strip()]
+    if field in _INT_FIELDS:
+        try:
+            return int(cell)
+        except ValueError:
+            return cell
+    if field == "languages":
+        pairs = [item.split(":", 1) for item in cell.split(";") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            return cell
+        return {code.strip(): level.strip() for code, level in pairs}
+    return cell
+
+
+def decode_csv(raw: bytes | str, kind: type[Offer] | type[Applicant], *, source: str) -> list[Any]:
+    """Rows of a CSV file as JSON-like records; missing required columns are reported."""
+    try:
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as error:
+        raise InvalidRecordsError(
+            [RecordProblem(source, None, None, "", f"not valid UTF-8 (byte {error.start})")]
+        ) from None
+    reader = csv.DictReader(io.StringIO(text))
+    columns = [column.strip() for column in reader.fieldnames or []]
+    missing = [field for field in _required_fields(kind) if field not in columns]
+    if missing:
+        raise InvalidRecordsError(
+            [RecordProblem(source, None, None, field, "column missing") for field in missing]
+        )
+    records = []
+    for row in reader:
+        cells = {(key or "").strip(): (value or "").strip() for key, value in row.items()}
+        records.append(
+            {field: _csv_value(field, cell) for field, cell in cells.items() if field and cell}
+        )
+    return records
+
+
+def load_offers_csv(raw: bytes | str, *, source: str = "offers.csv") -> list[Offer]:
+    """Parse the CSV variant of an offers file."""
+    return parse_records(Offer, decode_csv(raw, Offer, source=source), source=source)
+
+
+def load_applicants_csv(raw: bytes | str, *, source: str = "applicants.csv") -> list[Applicant]:
+    """Parse the CSV variant of an applicants file."""
+    return parse_records(Applicant, decode_csv(raw, Applicant, source=source), source=source)

@@ -14,7 +14,7 @@ from matcher.records import Applicant, Offer
 _BOUNDARY = re.compile(r"(?<=[.!?…])\s+(?=[\"„“»(\[]?[A-ZÄÖÜÀ-ÝŁŚŻŹĆŃŠČŘŽ0-9])")
 # A period after these does not end a sentence ("z. B. Wien", "Dr. Weber", "Nr. 4").
 _ABBREVIATIONS = frozenset(
-    """z b u a d h bzw ca vgl ggf evtl inkl etc nr dr prof st abs art bsp sog usw ua zb mr mrs
+    """z b u a d h bzw ca vgl ggf evtl inkl etc nr dr prof st abs bsp sog usw ua zb mr mrs
     ms e g i e""".split()
 )
 
@@ -24,16 +24,24 @@ def split_sentences(text: str) -> list[str]:
     pieces = _BOUNDARY.split(text.strip())
     sentences: list[str] = []
     for piece in pieces:
-        if sentences and _ends_with_abbreviation(sentences[-1]):
-            sentences[-1] = f"{sentences[-1]} {piece}"
+        previous = sentences[-1] if sentences else None
+        # "z. B. Wien" and a lone "..." are not sentences of their own: join them.
+        if previous is not None and (
+            _ends_with_abbreviation(previous) or not _has_word(previous) or not _has_word(piece)
+        ):
+            sentences[-1] = f"{previous} {piece}"
         else:
             sentences.append(piece)
     return [sentence for sentence in sentences if sentence]
 
 
+def _has_word(text: str) -> bool:
+    return any(character.isalnum() for character in text)
+
+
 def _ends_with_abbreviation(sentence: str) -> bool:
-    last_word = sentence.rstrip(".").rsplit(maxsplit=1)[-1].lower()
-    return last_word.replace(".", "") in _ABBREVIATIONS
+    words = sentence.rstrip(".").split()
+    return bool(words) and words[-1].lower().replace(".", "") in _ABBREVIATIONS
 
 
 def applicant_text(applicant: Applicant) -> str:

@@ -12,18 +12,34 @@ from collections.abc import Sequence
 from sqlmodel import Session, SQLModel, col, delete, func, select
 
 from models.tables import (
+    Account,
     Applicant,
     ApplicantBase,
+    AuditEntry,
     EmbeddingRecord,
+    MatchingRun,
+    MentorOffer,
     Offer,
     OfferBase,
     Placement,
     PlacementCreate,
     PlacementStatus,
+    Role,
     Round,
+    RunStatus,
 )
 
-_TABLES: tuple[type[SQLModel], ...] = (Round, Offer, Applicant, Placement, EmbeddingRecord)
+_TABLES: tuple[type[SQLModel], ...] = (
+    Round,
+    Offer,
+    Applicant,
+    Placement,
+    EmbeddingRecord,
+    Account,
+    MentorOffer,
+    MatchingRun,
+    AuditEntry,
+)
 
 
 def create_round(*, session: Session, name: str) -> Round:
@@ -123,3 +139,110 @@ def table_counts(*, session: Session) -> dict[str, int]:
         str(table.__tablename__): session.exec(select(func.count()).select_from(table)).one()
         for table in _TABLES
     }
+
+
+def get_offer(*, session: Session, round_id: int, external_id: str) -> Offer | None:
+    """The round's offer with this interchange id."""
+    statement = select(Offer).where(Offer.round_id == round_id, Offer.external_id == external_id)
+    return session.exec(statement).first()
+
+
+def get_applicant(*, session: Session, round_id: int, external_id: str) -> Applicant | None:
+    """The round's applicant with this interchange id."""
+    statement = select(Applicant).where(
+        Applicant.round_id == round_id, Applicant.external_id == external_id
+    )
+    return session.exec(statement).first()
+
+
+def get_placement(*, session: Session, round_id: int, placement_id: int) -> Placement | None:
+    """The round's placement with this id (None if it belongs to another round)."""
+    placement = session.get(Placement, placement_id)
+    return placement if placement is not None and placement.round_id == round_id else None
+
+
+def count_confirmed(*, session: Session, offer_id: int) -> int:
+    """Confirmed placements on an offer: the places it has given away."""
+    statement = select(func.count()).where(
+        Placement.offer_id == offer_id, Placement.status == PlacementStatus.CONFIRMED
+    )
+    return session.exec(statement).one()
+
+
+def placements_of_applicant(*, session: Session, applicant_id: int) -> list[Placement]:
+    statement = select(Placement).where(Placement.applicant_id == applicant_id)
+    return list(session.exec(statement.order_by(col(Placement.id))).all())
+
+
+def placements_of_offers(*, session: Session, offer_ids: Sequence[int]) -> list[Placement]:
+    statement = select(Placement).where(col(Placement.offer_id).in_(offer_ids))
+    return list(session.exec(statement.order_by(col(Placement.id))).all())
+
+
+def create_account(
+    *,
+    session: Session,
+    role: Role,
+    label: str,
+    token_hash: str,
+    applicant_id: int | None = None,
+    offer_ids: Sequence[int] = (),
+) -> Account:
+    """Add an account with its token hash; mentors are bound to ``offer_ids``."""
+    account = Account(role=role, label=label, token_hash=token_hash, applicant_id=applicant_id)
+    session.add(account)
+    session.flush()
+    assert account.id is not None
+    session.add_all(MentorOffer(account_id=account.id, offer_id=offer_id) for offer_id in offer_ids)
+    session.flush()
+    return account
+
+
+def find_account(*, session: Session, token_hash: str) -> Account | None:
+    statement = select(Account).where(Account.token_hash == token_hash)
+    return session.exec(statement).first()
+
+
+def mentor_offer_ids(*, session: Session, account_id: int) -> list[int]:
+    statement = select(MentorOffer.offer_id).where(MentorOffer.account_id == account_id)
+    return list(session.exec(statement).all())
+
+
+def create_run(*, session: Session, round_id: int, mode: str, created_by: str) -> MatchingRun:
+    run = MatchingRun(round_id=round_id, mode=mode, created_by=created_by)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def active_run(*, session: Session, round_id: int) -> MatchingRun | None:
+    """The round's queued or running run, if any."""
+    statement = select(MatchingRun).where(
+        MatchingRun.round_id == round_id,
+        col(MatchingRun.status).in_([RunStatus.QUEUED, RunStatus.RUNNING]),
+    )
+    return session.exec(statement).first()
+
+
+def unfinished_runs(*, session: Session) -> list[MatchingRun]:
+    """Runs of any round still queued or running."""
+    statement = select(MatchingRun).where(
+        col(MatchingRun.status).in_([RunStatus.QUEUED, RunStatus.RUNNING])
+    )
+    return list(session.exec(statement).all())
+
+
+def list_runs(*, session: Session, round_id: int) -> list[MatchingRun]:
+    statement = select(MatchingRun).where(MatchingRun.round_id == round_id)
+    return list(session.exec(statement.order_by(col(MatchingRun.id).desc())).all())
+
+
+def add_audit(*, session: Session, entry: AuditEntry) -> AuditEntry:
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_audit(*, session: Session, round_id: int) -> list[AuditEntry]:
+    statement = select(AuditEntry).where(AuditEntry.round_id == round_id)
+    return list(session.exec(statement.order_by(col(AuditEntry.id))).all())

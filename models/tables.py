@@ -34,6 +34,29 @@ class PlacementStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class MentorDecision(StrEnum):
+    """The host mentor's answer to a confirmed placement (the second approval)."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class Role(StrEnum):
+    COORDINATOR = "coordinator"
+    APPLICANT = "applicant"
+    MENTOR = "mentor"
+
+
+class RunStatus(StrEnum):
+    """Lifecycle of a batch matching run; the last three are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 def _status_type(enum: type[StrEnum]) -> sa.Enum:
     """Store the enum's values (not its member names) and let the database reject others."""
     return sa.Enum(
@@ -188,7 +211,7 @@ class PlacementBase(SQLModel):
 
 
 class PlacementCreate(PlacementBase):
-    pass
+    run_id: int | None = None
 
 
 class Placement(PlacementBase, table=True):
@@ -202,6 +225,12 @@ class Placement(PlacementBase, table=True):
     decided_by: str | None = None
     decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    run_id: int | None = Field(default=None, foreign_key="matchingrun.id", ondelete="SET NULL")
+    mentor_decision: MentorDecision | None = Field(
+        default=None, sa_type=_status_type(MentorDecision)
+    )
+    mentor_reason: str | None = None
+    mentor_decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class PlacementPublic(PlacementBase):
@@ -210,6 +239,74 @@ class PlacementPublic(PlacementBase):
     decided_by: str | None
     decided_at: datetime | None
     created_at: datetime
+    mentor_decision: MentorDecision | None
+    mentor_reason: str | None
+
+
+# --- accounts (bearer tokens) -----------------------------------------------------------------
+
+
+class Account(SQLModel, table=True):
+    """Who may call the API: a role, and for applicants and mentors what they are bound to.
+
+    Only the sha256 of the token is stored; the token itself is shown once, when issued.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: Role = Field(sa_type=_status_type(Role))
+    label: str = Field(max_length=200)
+    token_hash: str = Field(max_length=64, unique=True)
+    applicant_id: int | None = Field(
+        default=None, foreign_key="applicant.id", ondelete="CASCADE", index=True
+    )
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class MentorOffer(SQLModel, table=True):
+    """Binds a mentor account to an offer it may see and decide on."""
+
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE", primary_key=True)
+    offer_id: int = Field(foreign_key="offer.id", ondelete="CASCADE", primary_key=True)
+
+
+# --- batch runs -------------------------------------------------------------------------------
+
+
+class MatchingRun(SQLModel, table=True):
+    """A batch assignment of a round, run in the background; ``result`` holds its summary."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
+    mode: str = Field(max_length=20)
+    status: RunStatus = Field(default=RunStatus.QUEUED, sa_type=_status_type(RunStatus))
+    progress: float = 0.0
+    stage: str = ""
+    cancel_requested: bool = False
+    error: str | None = None
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+# --- audit log --------------------------------------------------------------------------------
+
+
+class AuditEntry(SQLModel, table=True):
+    """One decision: who, when, what, why. Holds ids only, never names or texts.
+
+    The ids are plain columns, not foreign keys, so entries outlive a deleted applicant.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int | None = Field(default=None, index=True)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=40)
+    placement_id: int | None = None
+    applicant_id: int | None = None
+    offer_id: int | None = None
+    reason: str | None = None
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 
 # --- embeddings -------------------------------------------------------------------------------

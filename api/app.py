@@ -1,0 +1,67 @@
+"""The FastAPI application: ``create_app()`` wires settings, database, model and routes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sentence_transformers import SentenceTransformer
+
+import matcher
+from api.errors import install_error_handlers
+from api.routes import accounts, me, placements, records, rounds, runs, shortlists
+from api.runs import RunManager, fail_interrupted_runs
+from api.settings import Settings, get_settings
+from models.db import init_db, make_engine
+from models.store import SqlEmbeddingStore
+
+DESCRIPTION = """
+Matches Berlin administration staff with host offers in partner cities (Hospitation).
+
+Authenticate with `Authorization: Bearer <token>`; the first coordinator token comes from
+`matcher users create --role coordinator`. Roles: **coordinator** (everything under
+`/api/rounds`, tokens), **applicant** (`/api/me/suggestions`), **mentor** (`/api/mentor/...`).
+Errors are JSON: `{"detail": "...", "errors": [{"field": "...", "message": "..."}]}`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, model: SentenceTransformer | None = None
+) -> FastAPI:
+    """Build the app; the model loads once, at start-up (``model`` lets tests share one)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        init_db(engine)
+        fail_interrupted_runs(engine)
+        embedder = matcher.Embedder(
+            model or matcher.load_model(settings.model),
+            SqlEmbeddingStore(engine),
+            model_name=settings.model,
+        )
+        scorer = matcher.TopicScorer(embedder)
+        app.state.engine = engine
+        app.state.scorer = scorer
+        app.state.write_lock = threading.Lock()
+        app.state.runs = RunManager(engine, scorer, app.state.write_lock)
+        yield
+        app.state.runs.shutdown()
+        engine.dispose()
+
+    app = FastAPI(
+        title="Hospitation Matcher", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+    )
+    app.dependency_overrides[get_settings] = lambda: settings
+    install_error_handlers(app)
+    for module in (rounds, records, shortlists, runs, placements, me, accounts):
+        app.include_router(module.router)
+
+    @app.get("/api/health", tags=["Betrieb"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

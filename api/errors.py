@@ -1,0 +1,102 @@
+"""HTTP mapping of every error, in one place.
+
+    MatcherError (engine)
+    ├── InvalidRecordsError      → 422, one entry per record and field
+    └── ModelLoadError           → 503
+    ApiError (this package)
+    ├── NotAuthenticated         → 401  no or unknown bearer token
+    ├── Forbidden                → 403  valid token, wrong role
+    ├── NotFound                 → 404  missing, or someone else's resource
+    ├── Conflict                 → 409  state forbids it (place gone, round closed, run active)
+    └── Unprocessable            → 422  a request that is well-formed but impossible
+
+FastAPI's own RequestValidationError also becomes 422 with field paths. Messages are German:
+coordinators read them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from matcher import InvalidRecordsError, ModelLoadError
+
+
+class ApiError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class NotAuthenticated(ApiError):
+    status_code = 401
+
+
+class Forbidden(ApiError):
+    status_code = 403
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class Conflict(ApiError):
+    status_code = 409
+
+
+class Unprocessable(ApiError):
+    status_code = 422
+
+
+def _body(detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"detail": detail, "errors": errors or []}
+
+
+async def _api_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else None
+    return JSONResponse(_body(error.detail, error.errors), error.status_code, headers=headers)
+
+
+async def _invalid_records(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidRecordsError)
+    errors = [
+        {
+            "source": p.source,
+            "index": p.index,
+            "record_id": p.record_id,
+            "field": p.field,
+            "message": p.message,
+        }
+        for p in error.problems
+    ]
+    return JSONResponse(
+        _body(f"{len(errors)} ungültige Angabe(n); nichts gespeichert.", errors), 422
+    )
+
+
+async def _request_validation(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"]}
+        for e in error.errors()
+    ]
+    return JSONResponse(_body("Ungültige Anfrage.", errors), 422)
+
+
+async def _model_unavailable(_: Request, error: Exception) -> JSONResponse:
+    return JSONResponse(_body(f"Das Sprachmodell ist nicht verfügbar: {error}"), 503)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register one handler per error class."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(InvalidRecordsError, _invalid_records)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(ModelLoadError, _model_unavailable)

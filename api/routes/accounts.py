@@ -1,0 +1,28 @@
+"""Issuing bearer tokens (coordinators only; the first one comes from the CLI)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api import services
+from api.deps import CoordinatorDep, SessionDep
+from models.schemas import AccountCreate, AccountIssued
+
+router = APIRouter(prefix="/api/accounts", tags=["Zugänge"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def issue_token(body: AccountCreate, session: SessionDep, _: CoordinatorDep) -> AccountIssued:
+    """A token for a coordinator, an applicant (one application) or a mentor (offers)."""
+    account, token = services.issue_account(
+        session,
+        role=body.role,
+        label=body.label,
+        round_id=body.round_id,
+        applicant_id=body.applicant_id,
+        offer_ids=body.offer_ids,
+    )
+    session.commit()
+    return AccountIssued(
+        id=services.row_id(account.id), role=account.role, label=account.label, token=token
+    )

@@ -1,0 +1,98 @@
+"""Coordinators' decisions: list, confirm, reject (one or many), place by hand."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from api import decisions, services
+from api.deps import CoordinatorDep, ScorerDep, SessionDep, WriteLockDep
+from models import crud
+from models.schemas import BulkDecisions, Decision, ManualPlacement, PlacementView
+from models.tables import PlacementStatus
+
+router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Entscheidungen"])
+
+
+@router.get("/placements")
+def list_placements(
+    round_id: int,
+    session: SessionDep,
+    _: CoordinatorDep,
+    status_filter: Annotated[PlacementStatus | None, Query(alias="status")] = None,
+) -> list[PlacementView]:
+    services.require_round(session, round_id)
+    placements = crud.list_placements(session=session, round_id=round_id, status=status_filter)
+    return [services.placement_view(session, p) for p in placements]
+
+
+@router.post("/placements", status_code=status.HTTP_201_CREATED)
+def place_by_hand(
+    round_id: int,
+    body: ManualPlacement,
+    session: SessionDep,
+    scorer: ScorerDep,
+    lock: WriteLockDep,
+    principal: CoordinatorDep,
+) -> PlacementView:
+    """Place an applicant on a feasible offer directly (confirmed at once)."""
+    services.require_round(session, round_id, writable=True)
+    with lock:
+        placement = decisions.place_manually(
+            session, scorer, round_id, body.applicant_id, body.offer_id, principal, body.reason
+        )
+        session.commit()
+    return services.placement_view(session, placement)
+
+
+@router.post("/placements/{placement_id}/confirm")
+def confirm(
+    round_id: int,
+    placement_id: int,
+    session: SessionDep,
+    lock: WriteLockDep,
+    principal: CoordinatorDep,
+    body: Decision | None = None,
+) -> PlacementView:
+    """Confirm a proposal; 409 if its place is gone or a constraint no longer holds."""
+    services.require_round(session, round_id, writable=True)
+    with lock:
+        placement = decisions.require_placement(session, round_id, placement_id)
+        decisions.confirm(session, round_id, placement, principal, body.reason if body else None)
+        session.commit()
+    return services.placement_view(session, placement)
+
+
+@router.post("/placements/{placement_id}/reject")
+def reject(
+    round_id: int,
+    placement_id: int,
+    session: SessionDep,
+    lock: WriteLockDep,
+    principal: CoordinatorDep,
+    body: Decision | None = None,
+) -> PlacementView:
+    """Reject a proposal; later runs never propose the pair again."""
+    services.require_round(session, round_id, writable=True)
+    with lock:
+        placement = decisions.require_placement(session, round_id, placement_id)
+        decisions.reject(session, placement, principal, body.reason if body else None)
+        session.commit()
+    return services.placement_view(session, placement)
+
+
+@router.post("/decisions")
+def decide_many(
+    round_id: int,
+    body: BulkDecisions,
+    session: SessionDep,
+    lock: WriteLockDep,
+    principal: CoordinatorDep,
+) -> list[PlacementView]:
+    """Confirm or reject several proposals at once: all succeed, or none is stored."""
+    services.require_round(session, round_id, writable=True)
+    with lock:
+        decided = decisions.decide_many(session, round_id, body.decisions, principal)
+        session.commit()
+    return [services.placement_view(session, p) for p in decided]

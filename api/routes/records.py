@@ -1,0 +1,136 @@
+"""Offers and applicants of a round, in the interchange format (``id`` = interchange id)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+import matcher
+from api import services
+from api.deps import CoordinatorDep, SessionDep
+from api.errors import Conflict
+from models import crud
+from models.tables import AuditEntry, PlacementStatus
+
+router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Angebote und Bewerbungen"])
+
+
+@router.get("/offers")
+def list_offers(round_id: int, session: SessionDep, _: CoordinatorDep) -> list[matcher.Offer]:
+    services.require_round(session, round_id)
+    return [
+        services.offer_record(row) for row in crud.list_offers(session=session, round_id=round_id)
+    ]
+
+
+@router.post("/offers", status_code=status.HTTP_201_CREATED)
+def add_offer(
+    round_id: int, offer: matcher.Offer, session: SessionDep, _: CoordinatorDep
+) -> matcher.Offer:
+    services.require_round(session, round_id, writable=True)
+    services.import_records(session, round_id, offers=[offer], applicants=[])
+    session.commit()
+    return offer
+
+
+@router.get("/offers/{offer_id}")
+def show_offer(
+    round_id: int, offer_id: str, session: SessionDep, _: CoordinatorDep
+) -> matcher.Offer:
+    return services.offer_record(services.require_offer(session, round_id, offer_id))
+
+
+@router.put("/offers/{offer_id}")
+def replace_offer(
+    round_id: int, offer_id: str, offer: matcher.Offer, session: SessionDep, _: CoordinatorDep
+) -> matcher.Offer:
+    """Replace every field; the ``id`` in the body must be the one in the path."""
+    services.require_round(session, round_id, writable=True)
+    row = services.require_offer(session, round_id, offer_id)
+    services.require_same_id(offer.id, offer_id)
+    services.update_row(row, services.offer_row(offer))
+    session.add(row)
+    session.commit()
+    return offer
+
+
+@router.delete("/offers/{offer_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_offer(round_id: int, offer_id: str, session: SessionDep, _: CoordinatorDep) -> None:
+    """Delete an offer without confirmed placements (its proposals go with it)."""
+    services.require_round(session, round_id, writable=True)
+    row = services.require_offer(session, round_id, offer_id)
+    confirmed = crud.count_confirmed(session=session, offer_id=services.row_id(row.id))
+    if confirmed:
+        raise Conflict(f"Angebot {offer_id} hat {confirmed} bestätigte Platzierung(en).")
+    session.delete(row)
+    session.commit()
+
+
+@router.get("/applicants")
+def list_applicants(
+    round_id: int, session: SessionDep, _: CoordinatorDep
+) -> list[matcher.Applicant]:
+    services.require_round(session, round_id)
+    return [
+        services.applicant_record(row)
+        for row in crud.list_applicants(session=session, round_id=round_id)
+    ]
+
+
+@router.post("/applicants", status_code=status.HTTP_201_CREATED)
+def add_applicant(
+    round_id: int, applicant: matcher.Applicant, session: SessionDep, _: CoordinatorDep
+) -> matcher.Applicant:
+    services.require_round(session, round_id, writable=True)
+    services.import_records(session, round_id, offers=[], applicants=[applicant])
+    session.commit()
+    return applicant
+
+
+@router.get("/applicants/{applicant_id}")
+def show_applicant(
+    round_id: int, applicant_id: str, session: SessionDep, _: CoordinatorDep
+) -> matcher.Applicant:
+    return services.applicant_record(services.require_applicant(session, round_id, applicant_id))
+
+
+@router.put("/applicants/{applicant_id}")
+def replace_applicant(
+    round_id: int,
+    applicant_id: str,
+    applicant: matcher.Applicant,
+    session: SessionDep,
+    _: CoordinatorDep,
+) -> matcher.Applicant:
+    """Replace every field; the ``id`` in the body must be the one in the path."""
+    services.require_round(session, round_id, writable=True)
+    row = services.require_applicant(session, round_id, applicant_id)
+    services.require_same_id(applicant.id, applicant_id)
+    services.update_row(row, services.applicant_row(applicant))
+    session.add(row)
+    session.commit()
+    return applicant
+
+
+@router.delete("/applicants/{applicant_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_applicant(
+    round_id: int, applicant_id: str, session: SessionDep, principal: CoordinatorDep
+) -> None:
+    """Delete an application with its placements and tokens; the audit log keeps ids only."""
+    services.require_round(session, round_id, writable=True)
+    row = services.require_applicant(session, round_id, applicant_id)
+    had_place = any(
+        p.status is PlacementStatus.CONFIRMED
+        for p in crud.placements_of_applicant(session=session, applicant_id=services.row_id(row.id))
+    )
+    crud.add_audit(
+        session=session,
+        entry=AuditEntry(
+            round_id=round_id,
+            actor=principal.actor,
+            action="delete_applicant",
+            applicant_id=row.id,
+            reason="mit bestätigtem Platz" if had_place else None,
+        ),
+    )
+    session.delete(row)
+    session.commit()

@@ -1,0 +1,55 @@
+"""Coordinator shortlists: best offers for an applicant, best applicants for an offer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api import services, shortlists
+from api.deps import CoordinatorDep, ScorerDep, SessionDep, SettingsDep
+from models.schemas import CandidateListPublic, ShortlistPublic
+
+router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Shortlists"])
+
+TopK = Annotated[int | None, Query(ge=1, le=100, description="length; default MATCHER_TOP_K")]
+
+
+@router.get("/applicants/{applicant_id}/shortlist")
+def applicant_shortlist(
+    round_id: int,
+    applicant_id: str,
+    session: SessionDep,
+    scorer: ScorerDep,
+    settings: SettingsDep,
+    _: CoordinatorDep,
+    top_k: TopK = None,
+    topic_only: Annotated[
+        bool, Query(description="every offer by topic fit alone, marked feasible or not")
+    ] = False,
+) -> ShortlistPublic:
+    """Best feasible offers with score, score parts and the German explanation."""
+    services.require_round(session, round_id)
+    return shortlists.shortlist(
+        session,
+        scorer,
+        round_id,
+        applicant_id,
+        top_k=top_k or settings.top_k,
+        topic_only=topic_only,
+    )
+
+
+@router.get("/offers/{offer_id}/candidates")
+def offer_candidates(
+    round_id: int,
+    offer_id: str,
+    session: SessionDep,
+    scorer: ScorerDep,
+    settings: SettingsDep,
+    _: CoordinatorDep,
+    top_k: TopK = None,
+) -> CandidateListPublic:
+    """Best feasible applicants for an offer."""
+    services.require_round(session, round_id)
+    return shortlists.candidates(session, scorer, round_id, offer_id, top_k=top_k or settings.top_k)

@@ -1,0 +1,71 @@
+"""Hypothesis strategies for small rounds of valid applicants and offers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from hypothesis import strategies as st
+
+from matcher import Applicant, Offer
+from tests.matcher.conftest import make_applicant, make_offer
+
+START = date(2027, 3, 1)
+CEFR = ("A1", "A2", "B1", "B2", "C1", "C2")
+LANGUAGES = ("de", "en", "fr", "pl")
+CITIES = ("Wien", "Paris", "Prag", "Warschau")
+
+levels = st.sampled_from(CEFR)
+
+
+def _windows(
+    max_offset: int, min_length: int, max_length: int
+) -> st.SearchStrategy[tuple[date, date]]:
+    return st.tuples(st.integers(0, max_offset), st.integers(min_length, max_length)).map(
+        lambda pair: (START + timedelta(days=pair[0]), START + timedelta(days=sum(pair)))
+    )
+
+
+#: Windows near START; short ones make the date rule bite at its boundary.
+windows = _windows(40, 0, 60)
+#: Long, overlapping windows: most pairs pass the date rule (``lenient`` rounds).
+wide_windows = _windows(14, 35, 120)
+
+
+@st.composite
+def applicants(
+    draw: st.DrawFn, index: int, max_weeks: int = 9, *, lenient: bool = False
+) -> Applicant:
+    """One applicant with id ``A-<index>``; ``lenient`` makes most offers feasible."""
+    start, end = draw(wide_windows if lenient else windows)
+    languages = draw(st.dictionaries(st.sampled_from(LANGUAGES), levels, min_size=1, max_size=3))
+    if lenient:
+        languages["de"] = draw(st.sampled_from(["B2", "C1", "C2"]))
+    return make_applicant(
+        id=f"A-{index}",
+        languages=languages,
+        preferred_cities=draw(st.lists(st.sampled_from(CITIES), max_size=3, unique=True)),
+        available_from=start,
+        available_until=end,
+        weeks_wanted=draw(st.integers(1, 3 if lenient else max_weeks)),
+    )
+
+
+@st.composite
+def offers(draw: st.DrawFn, index: int, max_weeks: int = 9, *, lenient: bool = False) -> Offer:
+    """One offer with id ``O-<index>``; ``lenient`` makes most applicants feasible."""
+    start, end = draw(wide_windows if lenient else windows)
+    low = draw(st.integers(1, 1 if lenient else max_weeks))
+    working = draw(st.lists(st.sampled_from(LANGUAGES), min_size=1, max_size=3, unique=True))
+    if lenient and draw(st.integers(0, 3)) > 0:
+        working = ["de", *(code for code in working if code != "de")]
+    return make_offer(
+        id=f"O-{index}",
+        city=draw(st.sampled_from(CITIES)),
+        working_languages=working,
+        min_language_level=draw(levels),
+        capacity=draw(st.integers(1 if lenient else 0, 3)),
+        available_from=start,
+        available_until=end,
+        min_weeks=low,
+        max_weeks=draw(st.integers(max(low, max_weeks if lenient else low), max_weeks)),
+    )
