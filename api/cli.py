@@ -315,7 +315,8 @@ def create_user(
         except ApiError as error:
             fail(error.detail)
         session.commit()
-    out.print(f"Zugang {account.id} ({role.value}) angelegt. Token (wird nur jetzt angezeigt):")
+        account_id = account.id
+    out.print(f"Zugang {account_id} ({role.value}) angelegt. Token (wird nur jetzt angezeigt):")
     print(token)
 
 

@@ -152,3 +152,30 @@ def test_demo_prints_table_and_summary_and_reuses_embeddings(
     assert "Neu eingebettete Texte: 0" in second.stdout
     summary = [line for line in first.stdout.splitlines() if line.startswith("Platziert:")]
     assert summary == [line for line in second.stdout.splitlines() if line.startswith("Platziert:")]
+
+
+def test_users_create_prints_a_token_that_authenticates(
+    runner: CliRunner, database_url: str
+) -> None:
+    from api.auth import authenticate
+    from models.tables import Role
+
+    result = runner.invoke(app, ["users", "create", "--role", "coordinator", "--label", "K"])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[-1]
+    assert len(token) >= 43  # 32 random bytes, url-safe base64
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        principal = authenticate(session, token)
+        assert principal is not None and principal.role is Role.COORDINATOR
+        assert authenticate(session, token + "x") is None
+
+
+def test_users_create_for_unknown_applicant_is_a_clear_error(
+    runner: CliRunner, database_url: str
+) -> None:
+    result = runner.invoke(
+        app, ["users", "create", "--role", "applicant", "--round", "99", "--applicant", "A-1"]
+    )
+    assert result.exit_code == 2
+    assert "Runde 99" in result.stderr
