@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# CPU wheel first, so no dependency resolves torch to a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the project with its development tools
@@ -28,6 +28,9 @@ demo: $(STAMP) ## Load the bundled sample round, embed, assign and print the pro
 
 test: $(STAMP) ## Run the test suite (offline, real default model)
 	$(BIN)/pytest
+
+bench: $(STAMP) ## Measure quality, speed and scale; writes BENCHMARKS.md and plots
+	$(BIN)/python -m benchmarks
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
@@ -41,4 +44,4 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 clean: ## Remove the virtualenv, caches and the demo database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache matcher.db
 
-.PHONY: help install demo test lint format clean
+.PHONY: help install demo test bench lint format clean

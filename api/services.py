@@ -14,11 +14,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 import matcher
-from api.auth import hash_token, new_token
+from api.auth import Principal, hash_token, new_token
 from api.errors import Conflict, NotFound, Unprocessable
 from matcher import Applicant, Assignment, Mode, Offer, PairScores, TopicScorer
 from models import crud, tables
-from models.schemas import PlacementView, RoundSummary
+from models.schemas import AccountPublic, PlacementView, RoundSummary
 from models.store import SqlEmbeddingStore
 
 _OFFER_FIELDS = set(matcher.Offer.model_fields) - {"id"}
@@ -389,4 +389,22 @@ def placement_view(session: Session, placement: tables.Placement) -> PlacementVi
         decided_at=placement.decided_at,
         mentor_decision=placement.mentor_decision,
         mentor_reason=placement.mentor_reason,
+    )
+
+
+def account_public(session: Session, principal: Principal) -> AccountPublic:
+    account = session.get(tables.Account, principal.account_id)
+    assert account is not None
+    applicant = (
+        session.get(tables.Applicant, principal.applicant_id) if principal.applicant_id else None
+    )
+    offers = [session.get(tables.Offer, offer_id) for offer_id in sorted(principal.offer_ids)]
+    round_ids = {o.round_id for o in offers if o} | ({applicant.round_id} if applicant else set())
+    return AccountPublic(
+        id=principal.account_id,
+        role=principal.role,
+        label=account.label,
+        round_id=min(round_ids) if round_ids else None,
+        applicant_id=applicant.external_id if applicant else None,
+        offer_ids=[o.external_id for o in offers if o],
     )

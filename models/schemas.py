@@ -187,6 +187,17 @@ class AccountIssued(BaseModel):
     token: str = Field(description="shown once; only its hash is stored")
 
 
+class AccountPublic(BaseModel):
+    """Who a token belongs to: enough for a page to show the right view."""
+
+    id: int
+    role: Role
+    label: str
+    round_id: int | None = None
+    applicant_id: str | None = None
+    offer_ids: list[str] = Field(default_factory=list)
+
+
 class MySuggestion(BaseModel):
     """What an applicant sees of a suggested host: no scores, nobody else."""
 

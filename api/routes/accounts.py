@@ -5,10 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api import services
-from api.deps import CoordinatorDep, SessionDep
-from models.schemas import AccountCreate, AccountIssued
+from api.deps import CoordinatorDep, PrincipalDep, SessionDep
+from models.schemas import AccountCreate, AccountIssued, AccountPublic
 
 router = APIRouter(prefix="/api/accounts", tags=["Zugänge"])
+
+
+@router.get("/me")
+def who_am_i(session: SessionDep, principal: PrincipalDep) -> AccountPublic:
+    """The caller's role and what the token is bound to (any role)."""
+    return services.account_public(session, principal)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
