@@ -11,6 +11,7 @@ from sentence_transformers import SentenceTransformer
 
 import matcher
 from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
 from api.routes import accounts, me, placements, records, rounds, runs, shortlists
 from api.runs import RunManager, fail_interrupted_runs
 from api.settings import Settings, get_settings
@@ -57,6 +58,7 @@ def create_app(
     )
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit)
     for module in (rounds, records, shortlists, runs, placements, me, accounts):
         app.include_router(module.router)
 

@@ -280,6 +280,30 @@ def demo(
     out.print(f"Neu eingebettete Texte: {scorer.embedder.encoded_count} (0: alle aus dem Cache)")
 
 
+@app.command("import")
+def import_round(
+    applicants: ApplicantsOption,
+    offers: OffersOption,
+    name: Annotated[str, typer.Option("--name", help="Name of the new round.")],
+) -> None:
+    """Create a round from two interchange files: all records, or nothing (exit code 2)."""
+    applicant_records, offer_records = read_records(applicants, offers)
+    if not name.strip() or len(name) > 200:
+        fail("--name: 1 to 200 characters")
+    engine = make_engine(get_settings().database_url)
+    init_db(engine)
+    with services.open_session(engine) as session:
+        round_ = services.import_round(
+            session, name=name.strip(), offers=offer_records, applicants=applicant_records
+        )
+        session.commit()
+        round_id = round_.id
+    out.print(
+        f"Runde {round_id} „{name.strip()}“ angelegt: {len(offer_records)} Angebote, "
+        f"{len(applicant_records)} Bewerbungen."
+    )
+
+
 users = typer.Typer(help="Issue bearer tokens.", no_args_is_help=True)
 app.add_typer(users, name="users")
 

@@ -170,7 +170,7 @@ class Embedder:
         show_progress: bool = False,
     ) -> Vectors:
         """Unit vectors for ``texts``, in order: rows[i] embeds texts[i]."""
-        prompt: str = (self.model.prompts.get(prompt_name) or "") if prompt_name else ""
+        prompt = self._prompt_text(prompt_name)
         keys = [text_key(text, prompt) for text in texts]
         known = self.store.load(self.model_id, sorted(set(keys)))
         missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in known}
@@ -182,6 +182,14 @@ class Embedder:
         if not keys:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([known[key] for key in keys]).astype(np.float32, copy=False)
+
+    def keys_for(self, texts: Sequence[str], *, prompt_name: str | None = None) -> list[str]:
+        """The store keys of ``texts``: what to delete to forget them."""
+        prompt = self._prompt_text(prompt_name)
+        return [text_key(text, prompt) for text in texts]
+
+    def _prompt_text(self, prompt_name: str | None) -> str:
+        return (self.model.prompts.get(prompt_name) or "") if prompt_name else ""
 
     @property
     def dimension(self) -> int:

@@ -54,6 +54,11 @@ def applicant_sentences(applicant: Applicant) -> list[str]:
     return [*split_sentences(applicant.motivation), applicant.position]
 
 
+def applicant_texts(applicant: Applicant) -> list[str]:
+    """Every text the engine embeds for an applicant (to forget them on deletion)."""
+    return [applicant_text(applicant), *applicant_sentences(applicant)]
+
+
 def offer_text(offer: Offer) -> str:
     """The whole offer as the model reads it; German tags bridge offers in other languages."""
     tags = f"{', '.join(offer.tags)}. " if offer.tags else ""

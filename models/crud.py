@@ -141,6 +141,28 @@ def table_counts(*, session: Session) -> dict[str, int]:
     }
 
 
+def delete_embeddings(*, session: Session, text_keys: Sequence[str]) -> int:
+    """Forget cached vectors of these texts, for every model; the count removed."""
+    removed = 0
+    for start in range(0, len(text_keys), 500):
+        chunk = list(text_keys[start : start + 500])
+        result = session.exec(
+            delete(EmbeddingRecord).where(col(EmbeddingRecord.text_key).in_(chunk))
+        )
+        removed += result.rowcount
+    return removed
+
+
+def accounts_of_applicant(*, session: Session, applicant_id: int) -> list[Account]:
+    statement = select(Account).where(Account.applicant_id == applicant_id)
+    return list(session.exec(statement).all())
+
+
+def audit_of_applicant(*, session: Session, applicant_id: int) -> list[AuditEntry]:
+    statement = select(AuditEntry).where(AuditEntry.applicant_id == applicant_id)
+    return list(session.exec(statement.order_by(col(AuditEntry.id))).all())
+
+
 def get_offer(*, session: Session, round_id: int, external_id: str) -> Offer | None:
     """The round's offer with this interchange id."""
     statement = select(Offer).where(Offer.round_id == round_id, Offer.external_id == external_id)

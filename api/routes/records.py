@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, status
 
 import matcher
-from api import services
-from api.deps import CoordinatorDep, SessionDep
+from api import privacy, services
+from api.deps import CoordinatorDep, ScorerDep, SessionDep, WriteLockDep
 from api.errors import Conflict
 from models import crud
-from models.tables import AuditEntry, PlacementStatus
 
 router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Angebote und Bewerbungen"])
 
@@ -113,24 +114,23 @@ def replace_applicant(
 
 @router.delete("/applicants/{applicant_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_applicant(
-    round_id: int, applicant_id: str, session: SessionDep, principal: CoordinatorDep
+    round_id: int,
+    applicant_id: str,
+    session: SessionDep,
+    scorer: ScorerDep,
+    lock: WriteLockDep,
+    principal: CoordinatorDep,
 ) -> None:
-    """Delete an application with its placements and tokens; the audit log keeps ids only."""
-    services.require_round(session, round_id, writable=True)
-    row = services.require_applicant(session, round_id, applicant_id)
-    had_place = any(
-        p.status is PlacementStatus.CONFIRMED
-        for p in crud.placements_of_applicant(session=session, applicant_id=services.row_id(row.id))
-    )
-    crud.add_audit(
-        session=session,
-        entry=AuditEntry(
-            round_id=round_id,
-            actor=principal.actor,
-            action="delete_applicant",
-            applicant_id=row.id,
-            reason="mit bestätigtem Platz" if had_place else None,
-        ),
-    )
-    session.delete(row)
-    session.commit()
+    """Delete an application with its embeddings, placements and tokens (GDPR erasure)."""
+    services.require_round(session, round_id)
+    with lock:
+        privacy.forget_applicant(session, scorer, round_id, applicant_id, principal)
+        session.commit()
+
+
+@router.get("/applicants/{applicant_id}/personal-data")
+def personal_data(
+    round_id: int, applicant_id: str, session: SessionDep, _: CoordinatorDep
+) -> dict[str, Any]:
+    """Everything stored about one applicant (GDPR access request)."""
+    return privacy.personal_data(session, round_id, applicant_id)
