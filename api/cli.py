@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 import matcher
-from api import services
+from api import learning, services
 from api.errors import ApiError
 from api.settings import get_settings
 from matcher import (
@@ -28,6 +28,7 @@ from matcher import (
     Mode,
     PairScores,
 )
+from matcher.rerank import DecisionReranker, with_reranker
 from models import crud
 from models.db import init_db, make_engine
 from models.tables import Role
@@ -214,6 +215,12 @@ def evaluate(
     applicants: ApplicantsOption,
     offers: OffersOption,
     gold: Annotated[Path, typer.Option("--gold", help="gold.json with graded relevance")],
+    ranker_round: Annotated[
+        int | None,
+        typer.Option(
+            "--ranker-round", help="Also evaluate the re-ranker learned up to this round."
+        ),
+    ] = None,
 ) -> None:
     """R@5, nDCG@10 and MRR of the topic ranking, overall and by the ideal offer's language."""
     scores = file_scores(applicants, offers)
@@ -227,18 +234,32 @@ def evaluate(
         fail(f"{gold}: not valid JSON ({error})")
     except InvalidRecordsError as error:
         fail(str(error))
-    report = matcher.evaluate(
-        scores.topic.fit,
-        [a.id for a in scores.applicants],
-        [o.id for o in scores.offers],
-        [o.language for o in scores.offers],
-        judgements,
-    )
-    print_report(report)
+    ids = ([a.id for a in scores.applicants], [o.id for o in scores.offers])
+    languages = [o.language for o in scores.offers]
+    report = matcher.evaluate(scores.topic.fit, *ids, languages, judgements)
+    print_report(report, "Rangqualität (nur Themenpassung)")
+    if ranker_round is not None:
+        model = stored_reranker(ranker_round)
+        reranked = with_reranker(scores, model).score
+        print_report(
+            matcher.evaluate(reranked, *ids, languages, judgements),
+            f"Rangqualität mit Re-Ranker {model.version}",
+        )
 
 
-def print_report(report: EvaluationReport) -> None:
-    table = Table(title="Rangqualität (nur Themenpassung)", title_justify="left")
+def stored_reranker(round_id: int) -> DecisionReranker:
+    """The newest re-ranker learned up to ``round_id`` in the configured database."""
+    engine = make_engine(get_settings().database_url)
+    init_db(engine)
+    with services.open_session(engine) as session:
+        stored = crud.latest_ranker(session=session, up_to_round=round_id)
+        if stored is None:
+            fail(f"Kein Re-Ranker bis Runde {round_id} gelernt (matcher learn --round ID).")
+        return DecisionReranker.from_json(stored.params)
+
+
+def print_report(report: EvaluationReport, title: str) -> None:
+    table = Table(title=title, title_justify="left")
     for column in ("Gruppe", "Bewerbungen", "R@5", "nDCG@10", "MRR"):
         table.add_column(column, justify="right" if column != "Gruppe" else "left")
     for name, m in report.groups.items():
@@ -302,6 +323,28 @@ def import_round(
         f"Runde {round_id} „{name.strip()}“ angelegt: {len(offer_records)} Angebote, "
         f"{len(applicant_records)} Bewerbungen."
     )
+
+
+@app.command()
+def learn(
+    round_id: Annotated[int, typer.Option("--round", help="Round whose decisions to learn from.")],
+) -> None:
+    """Fit the re-ranker on confirmed and rejected placements up to this round and store it."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    with services.open_session(engine) as session:
+        try:
+            stored = learning.learn(
+                session, services.make_scorer(engine, settings.model), round_id, "cli"
+            )
+        except ApiError as error:
+            fail(error.detail)
+        session.commit()
+        out.print(
+            f"Re-Ranker {stored.version} gelernt aus {stored.confirmed} Bestätigungen und "
+            f"{stored.rejected} Ablehnungen (Runden bis {round_id})."
+        )
 
 
 users = typer.Typer(help="Issue bearer tokens.", no_args_is_help=True)

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 import matcher
-from api import services
+from api import learning, services
 from api.errors import Conflict
 from matcher import Assignment, Mode, TopicScorer
 from models import crud
@@ -96,8 +96,9 @@ class RunManager:
         mode = Mode(run.mode)
         self._stage(session, run, RunStatus.RUNNING, "Runde laden", 0.05)
         state = services.load_round(session, run.round_id)
+        round_ = services.require_round(session, run.round_id)
         self._stage(session, run, RunStatus.RUNNING, "Texte einbetten und bewerten", 0.15)
-        scores = services.score_round(self.scorer, state)
+        scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
         self._stage(session, run, RunStatus.RUNNING, "Zuordnung berechnen", 0.7)
         assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
         self._stage(session, run, RunStatus.RUNNING, "Vorschläge speichern", 0.9)
@@ -105,11 +106,12 @@ class RunManager:
             fresh = services.load_round(session, run.round_id)
             if (fresh.confirmed, fresh.rejected) != (state.confirmed, state.rejected):
                 state = fresh
-                scores = services.score_round(self.scorer, state)
+                scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
                 assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
             self._check_cancel(session, run)
             ids = services.store_proposals(session, run.round_id, state, assignment, run_id=run.id)
             run.result = _result(assignment, ids, scores.feasibility.free_places.sum())
+            run.result["ranker"] = ranker.name
             _finish(run, RunStatus.DONE, stage="fertig")
             session.add(run)
             session.commit()

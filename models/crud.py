@@ -24,6 +24,7 @@ from models.tables import (
     Placement,
     PlacementCreate,
     PlacementStatus,
+    RankerModel,
     Role,
     Round,
     RunStatus,
@@ -39,6 +40,7 @@ _TABLES: tuple[type[SQLModel], ...] = (
     MentorOffer,
     MatchingRun,
     AuditEntry,
+    RankerModel,
 )
 
 
@@ -268,3 +270,28 @@ def add_audit(*, session: Session, entry: AuditEntry) -> AuditEntry:
 def list_audit(*, session: Session, round_id: int) -> list[AuditEntry]:
     statement = select(AuditEntry).where(AuditEntry.round_id == round_id)
     return list(session.exec(statement.order_by(col(AuditEntry.id))).all())
+
+
+def decided_placements(*, session: Session, up_to_round: int) -> list[Placement]:
+    """Confirmed and rejected placements of every round up to this one (training data)."""
+    statement = select(Placement).where(
+        col(Placement.round_id) <= up_to_round,
+        col(Placement.status).in_([PlacementStatus.CONFIRMED, PlacementStatus.REJECTED]),
+    )
+    return list(session.exec(statement.order_by(col(Placement.id))).all())
+
+
+def add_ranker(*, session: Session, ranker: RankerModel) -> RankerModel:
+    session.add(ranker)
+    session.flush()
+    return ranker
+
+
+def latest_ranker(*, session: Session, up_to_round: int) -> RankerModel | None:
+    """The newest re-ranker learned for this round or an earlier one."""
+    statement = (
+        select(RankerModel)
+        .where(col(RankerModel.round_id) <= up_to_round)
+        .order_by(col(RankerModel.id).desc())
+    )
+    return session.exec(statement).first()

@@ -187,6 +187,23 @@ class AccountIssued(BaseModel):
     token: str = Field(description="shown once; only its hash is stored")
 
 
+class RankerStatus(BaseModel):
+    """Which ranker a round uses: ``basis`` or ``rerank:<version>``."""
+
+    enabled: bool = Field(description="the coordinator's switch for this round")
+    active: str
+    version: str | None
+    confirmed: int = Field(description="confirmed placements the model learned from")
+    rejected: int
+    learned_at: datetime | None
+
+
+class RankerSwitch(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"enabled": False}]})
+
+    enabled: bool
+
+
 class AccountPublic(BaseModel):
     """Who a token belongs to: enough for a page to show the right view."""
 

@@ -107,6 +107,8 @@ class Round(RoundBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     status: RoundStatus = Field(default=RoundStatus.OPEN, sa_type=_status_type(RoundStatus))
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    #: Coordinators may switch the learned re-ranker off for a round.
+    reranker_enabled: bool = True
 
 
 class RoundPublic(RoundBase):
@@ -287,6 +289,22 @@ class MatchingRun(SQLModel, table=True):
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+# --- learned re-rankers -----------------------------------------------------------------------
+
+
+class RankerModel(SQLModel, table=True):
+    """A re-ranker fitted on decisions of rounds up to ``round_id``; ``params`` is its JSON."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
+    version: str = Field(max_length=40)
+    params: str
+    confirmed: int
+    rejected: int
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 
 # --- audit log --------------------------------------------------------------------------------

@@ -264,6 +264,7 @@ def test_deleting_a_round_deletes_everything_in_it(session: Session) -> None:
         "mentoroffer": 0,
         "matchingrun": 0,
         "auditentry": 0,
+        "rankermodel": 0,
     }
     assert len(list_placements(session=session, round_id=other_round)) == 4
 
@@ -279,4 +280,5 @@ def test_table_counts_of_an_empty_database(session: Session) -> None:
         "mentoroffer": 0,
         "matchingrun": 0,
         "auditentry": 0,
+        "rankermodel": 0,
     }
