@@ -15,6 +15,7 @@ from api.limits import BodySizeLimit
 from api.routes import accounts, me, placements, ranker, records, rounds, runs, shortlists
 from api.runs import RunManager, fail_interrupted_runs
 from api.settings import Settings, get_settings
+from api.web import router as web_router
 from models.db import init_db, make_engine
 from models.store import SqlEmbeddingStore
 
@@ -61,6 +62,7 @@ def create_app(
     app.add_middleware(BodySizeLimit)
     for module in (rounds, records, shortlists, runs, placements, me, accounts, ranker):
         app.include_router(module.router)
+    app.include_router(web_router)
 
     @app.get("/api/health", tags=["Betrieb"])
     def health() -> dict[str, str]:

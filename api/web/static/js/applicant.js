@@ -1,0 +1,88 @@
+// "Meine Vorschläge": the applicant's own suggested hosts, why they fit, and their status.
+import { api } from "./api.js";
+import { facts, h, highlighted } from "./dom.js";
+import { badge } from "./labels.js";
+
+const STATUS = {
+  bestätigt: ["Platz bestätigt", "placed"],
+  vorgeschlagen: ["vorgeschlagen, Entscheidung offen", "proposed"],
+  abgelehnt: ["nicht ausgewählt", "rejected"],
+  Vorschlag: ["weitere Möglichkeit", "option"],
+};
+
+function topicSentences(explanation) {
+  const match = /^Thema: „([\s\S]*?)“ passt zu „([\s\S]*?)“ \(Ähnlichkeit/.exec(explanation);
+  return match ? [match[1], match[2]] : [null, null];
+}
+
+function card(suggestion) {
+  const [label, kind] = STATUS[suggestion.status] || [suggestion.status, "option"];
+  const [applicantSentence, offerSentence] = topicSentences(suggestion.explanation);
+  return h(
+    "li",
+    { class: "suggestion card", "data-offer": suggestion.offer_id },
+    h("h3", {}, suggestion.title),
+    h("p", { class: "meta" }, badge(label, kind)),
+    facts([
+      ["Gastgeber", suggestion.organisation],
+      ["Stadt", suggestion.city],
+      ["Mentorin oder Mentor", suggestion.mentor_name || "wird noch benannt"],
+    ]),
+    h("h4", {}, "Warum es passt"),
+    h(
+      "p",
+      { class: "explanation" },
+      highlighted(suggestion.explanation, applicantSentence, offerSentence),
+    ),
+  );
+}
+
+export async function applicantView(ctx) {
+  const suggestions = await api("/api/me/suggestions");
+  const decided = suggestions.filter((s) => s.status !== "Vorschlag");
+  const further = suggestions.filter((s) => s.status === "Vorschlag");
+  return [
+    h("h1", {}, "Meine Vorschläge"),
+    h(
+      "p",
+      { class: "lead" },
+      "Gastgeber in Partnerstädten, die zu Ihrer Bewerbung passen: Arbeitssprache, Zeitraum und " +
+        "Dauer stimmen, und das Thema passt zu Ihren Aufgaben. Die Koordination entscheidet über " +
+        "die Platzierung.",
+    ),
+    suggestions.length
+      ? [
+          decided.length
+            ? h(
+                "section",
+                { "aria-labelledby": "mine-heading" },
+                h(
+                  "h2",
+                  { id: "mine-heading" },
+                  decided.some((s) => s.status === "bestätigt")
+                    ? "Ihr Platz"
+                    : "Vorschlag der Koordination",
+                ),
+                h("ol", { class: "shortlist" }, decided.map(card)),
+              )
+            : null,
+          further.length
+            ? h(
+                "section",
+                { "aria-labelledby": "further-heading" },
+                h(
+                  "h2",
+                  { id: "further-heading" },
+                  decided.length ? "Weitere passende Gastgeber" : "Passende Gastgeber",
+                ),
+                h("ol", { class: "shortlist" }, further.map(card)),
+              )
+            : null,
+        ]
+      : h(
+          "p",
+          { class: "notice" },
+          "Zurzeit erfüllt kein Angebot alle Bedingungen Ihrer Bewerbung. Die Koordination meldet sich bei Ihnen.",
+        ),
+  ];
+}

@@ -1,0 +1,1138 @@
+// Coordinator views: round overview, applicants, shortlists and decisions, offers, batch runs,
+// audit log. Every view loads what it shows from the API when it is opened.
+import { api, describe, download } from "./api.js";
+import { cityChart, placesPerCity } from "./chart.js";
+import { day, facts, h, highlighted, nextId, num, reasonField, replace, scoreBar, table, when } from "./dom.js";
+import {
+  APPLICANT_STATE,
+  AUDIT_ACTIONS,
+  FINAL_RUN_STATUS,
+  MENTOR_DECISION,
+  PLACEMENT_STATUS,
+  ROLE_LABELS,
+  ROUND_STATUS,
+  RUN_MODES,
+  RUN_STATUS,
+  badge,
+  language,
+} from "./labels.js";
+
+const ROUND_KEY = "hospitation.round";
+const POLL_MS = 400;
+const enc = encodeURIComponent;
+const page = (rid) => `/app/runden/${rid}`;
+const rest = (rid) => `/api/rounds/${rid}`;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// --- shared pieces ----------------------------------------------------------------------------
+
+/** Per applicant id: its state (placed / proposed / unplaced) and the deciding placement. */
+function applicantStates(applicants, placements) {
+  const states = new Map(applicants.map((a) => [a.id, { state: "unplaced", placement: null }]));
+  for (const p of placements) {
+    const current = states.get(p.applicant_id);
+    if (!current) continue;
+    if (p.status === "confirmed") states.set(p.applicant_id, { state: "placed", placement: p });
+    else if (p.status === "proposed" && current.state === "unplaced") {
+      states.set(p.applicant_id, { state: "proposed", placement: p });
+    }
+  }
+  return states;
+}
+
+function stateBadge(state) {
+  return badge(APPLICANT_STATE[state], state);
+}
+
+function placementBadge(placement) {
+  const kind = { confirmed: "placed", proposed: "proposed", rejected: "rejected" }[placement.status];
+  return badge(PLACEMENT_STATUS[placement.status], kind);
+}
+
+function roundLine(summary) {
+  return h(
+    "p",
+    { class: "eyebrow" },
+    `Runde „${summary.name}“ · `,
+    badge(ROUND_STATUS[summary.status], `round-${summary.status}`),
+  );
+}
+
+function closedNote(summary) {
+  return summary.status === "closed"
+    ? h("p", { class: "notice" }, "Diese Runde ist abgeschlossen und nur noch lesbar.")
+    : null;
+}
+
+function applicantLink(rid, id, text = id) {
+  return h("a", { href: `${page(rid)}/bewerbungen/${enc(id)}`, class: text === id ? "id" : null }, text);
+}
+
+function offerLink(rid, id, text = id) {
+  return h("a", { href: `${page(rid)}/angebote/${enc(id)}`, class: text === id ? "id" : null }, text);
+}
+
+/** The matched sentences quoted at the start of an explanation, when the API gives no fields. */
+function topicSentences(explanation) {
+  const match = /^Thema: „([\s\S]*?)“ passt zu „([\s\S]*?)“ \(Ähnlichkeit/.exec(explanation);
+  return match ? [match[1], match[2]] : [null, null];
+}
+
+function markLegend() {
+  return h(
+    "p",
+    { class: "mark-legend" },
+    "Hervorgehoben: ",
+    h("mark", { class: "mark-applicant" }, "Satz der Bewerbung"),
+    " passt zu ",
+    h("mark", { class: "mark-offer" }, "Satz des Angebots"),
+  );
+}
+
+/** The latest run that finished with a result, or null. */
+function latestDone(runs) {
+  return runs.find((run) => run.status === "done" && run.result) || null;
+}
+
+/**
+ * A decision form: a labelled reason field, buttons, an error line. `actions` are
+ * [label, className, handler(reason)]; a handler that throws shows the error in the form.
+ */
+function decisionForm({ legend, hint, actions, disabled, requireReasonFor = [] }) {
+  const [field, area] = reasonField("Begründung", hint);
+  const error = h("p", { class: "error", role: "alert" });
+  const buttons = actions.map(([label, cls, handler]) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: `button ${cls}`,
+        disabled,
+        onclick: async (event) => {
+          const reason = area.value.trim();
+          error.textContent = "";
+          if (requireReasonFor.includes(label) && !reason) {
+            error.textContent = "Bitte geben Sie eine Begründung an.";
+            area.focus();
+            return;
+          }
+          const all = event.currentTarget.parentElement.querySelectorAll("button");
+          all.forEach((b) => {
+            b.disabled = true;
+          });
+          try {
+            await handler(reason || null);
+          } catch (e) {
+            error.textContent = describe(e);
+            all.forEach((b) => {
+              b.disabled = false;
+            });
+          }
+        },
+      },
+      label,
+    ),
+  );
+  return h(
+    "fieldset",
+    { class: "decision", disabled },
+    h("legend", {}, legend),
+    field,
+    h("div", { class: "button-row" }, buttons),
+    error,
+  );
+}
+
+// --- rounds and overview ----------------------------------------------------------------------
+
+export async function roundsView(ctx) {
+  const rounds = await api("/api/rounds");
+  if (!rounds.length) {
+    return [
+      h("h1", {}, "Keine Runde"),
+      h(
+        "p",
+        {},
+        "Es gibt noch keine Runde. Legen Sie eine über die API an (POST /api/rounds) " +
+          "und importieren Sie Angebote und Bewerbungen.",
+      ),
+    ];
+  }
+  const remembered = Number(sessionStorage.getItem(ROUND_KEY));
+  const chosen = rounds.find((r) => r.id === remembered) || rounds[rounds.length - 1];
+  ctx.navigate(page(chosen.id), { replaceState: true });
+  return undefined;
+}
+
+function roundPicker(ctx, rounds, rid) {
+  const select = h(
+    "select",
+    { id: "round-select", name: "round" },
+    rounds.map((r) =>
+      h(
+        "option",
+        { value: r.id, selected: String(r.id) === rid },
+        `${r.name} (${ROUND_STATUS[r.status]})`,
+      ),
+    ),
+  );
+  return h(
+    "form",
+    {
+      class: "round-picker",
+      onsubmit: (event) => {
+        event.preventDefault();
+        ctx.navigate(page(select.value));
+      },
+    },
+    h("label", { for: "round-select" }, "Runde"),
+    select,
+    h("button", { type: "submit", class: "button" }, "Anzeigen"),
+  );
+}
+
+function stat(key, label, value, hint) {
+  return h(
+    "div",
+    { class: `stat stat--${key}` },
+    h("dt", {}, label),
+    h("dd", { "data-testid": `stat-${key}` }, num(value)),
+    hint ? h("dd", { class: "stat__hint" }, hint) : null,
+  );
+}
+
+export async function overviewView(ctx, rid) {
+  const [rounds, summary, offers, placements, runs] = await Promise.all([
+    api("/api/rounds"),
+    api(rest(rid)),
+    api(`${rest(rid)}/offers`),
+    api(`${rest(rid)}/placements`),
+    api(`${rest(rid)}/runs`),
+  ]);
+  sessionStorage.setItem(ROUND_KEY, rid);
+  const withPlace = new Set(
+    placements.filter((p) => p.status !== "rejected").map((p) => p.applicant_id),
+  );
+  const unplaced = summary.applicants - withPlace.size;
+  const free = summary.places - summary.placed;
+  const exportStatus = h("span", { class: "hint", role: "status" });
+  const lastRun = runs[0];
+  return [
+    roundPicker(ctx, rounds, rid),
+    h("h1", {}, "Übersicht"),
+    h(
+      "p",
+      { class: "eyebrow" },
+      "Status: ",
+      badge(ROUND_STATUS[summary.status], `round-${summary.status}`),
+      ` · angelegt ${when(summary.created_at)}`,
+    ),
+    closedNote(summary),
+    h(
+      "dl",
+      { class: "stats" },
+      stat("applicants", "Bewerbungen", summary.applicants),
+      stat("offers", "Angebote", summary.offers),
+      stat("places", "Plätze", summary.places, "Summe der Kapazitäten"),
+      stat("placed", "Platziert", summary.placed, "bestätigte Platzierungen"),
+      stat("proposed", "Vorgeschlagen", summary.proposed, "warten auf Entscheidung"),
+      stat("unplaced", "Ohne Platz", unplaced, "weder bestätigt noch vorgeschlagen"),
+      stat("free", "Freie Plätze", free, "Plätze ohne bestätigte Platzierung"),
+    ),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "chart-heading" },
+      h("h2", { id: "chart-heading" }, "Plätze je Stadt"),
+      cityChart(placesPerCity(offers, placements)),
+    ),
+    h(
+      "section",
+      { class: "card actions-card", "aria-labelledby": "actions-heading" },
+      h("h2", { id: "actions-heading" }, "Nächste Schritte"),
+      h(
+        "ul",
+        { class: "action-list" },
+        h(
+          "li",
+          {},
+          h("a", { href: `${page(rid)}/zuordnung` }, "Batch-Zuordnung"),
+          lastRun
+            ? ` · letzte: #${lastRun.id} ${RUN_STATUS[lastRun.status]}, ${when(lastRun.created_at)}`
+            : " · noch keine",
+        ),
+        h(
+          "li",
+          {},
+          h("a", { href: `${page(rid)}/bewerbungen?status=proposed` }, "Offene Vorschläge prüfen"),
+          ` · ${num(summary.proposed)}`,
+        ),
+        h(
+          "li",
+          {},
+          h("a", { href: `${page(rid)}/bewerbungen?status=unplaced` }, "Bewerbungen ohne Platz"),
+          ` · ${num(unplaced)}`,
+        ),
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              type: "button",
+              class: "button",
+              onclick: async () => {
+                exportStatus.textContent = "Export wird erstellt …";
+                try {
+                  const name = await download(`${rest(rid)}/export.csv`, `runde-${rid}.csv`);
+                  exportStatus.textContent = `${name} heruntergeladen.`;
+                } catch (e) {
+                  exportStatus.textContent = describe(e);
+                }
+              },
+            },
+            "Ergebnis als CSV exportieren",
+          ),
+          " ",
+          exportStatus,
+        ),
+      ),
+    ),
+  ];
+}
+
+// --- applicants -------------------------------------------------------------------------------
+
+const FILTERS = [
+  ["all", "Alle"],
+  ["placed", "platziert"],
+  ["proposed", "vorgeschlagen"],
+  ["unplaced", "ohne Platz"],
+];
+
+export async function applicantsView(ctx, rid) {
+  const [summary, applicants, placements, offers] = await Promise.all([
+    api(rest(rid)),
+    api(`${rest(rid)}/applicants`),
+    api(`${rest(rid)}/placements`),
+    api(`${rest(rid)}/offers`),
+  ]);
+  const states = applicantStates(applicants, placements);
+  const offerById = new Map(offers.map((o) => [o.id, o]));
+  let query = ctx.query.get("q") || "";
+  let filter = FILTERS.some(([key]) => key === ctx.query.get("status"))
+    ? ctx.query.get("status")
+    : "all";
+
+  const count = h("p", { class: "result-count", role: "status", "data-testid": "result-count" });
+  const tbody = h("tbody");
+  const search = h("input", {
+    id: "applicant-search",
+    type: "search",
+    name: "q",
+    value: query,
+    autocomplete: "off",
+    "aria-describedby": "applicant-search-hint",
+  });
+  const counts = { all: applicants.length, placed: 0, proposed: 0, unplaced: 0 };
+  for (const { state } of states.values()) counts[state] += 1;
+
+  function update() {
+    const needle = query.trim().toLocaleLowerCase("de");
+    const shown = applicants.filter((a) => {
+      if (filter !== "all" && states.get(a.id).state !== filter) return false;
+      if (!needle) return true;
+      return [a.id, a.name, a.position, a.home_organisation]
+        .filter(Boolean)
+        .some((text) => text.toLocaleLowerCase("de").includes(needle));
+    });
+    replace(
+      tbody,
+      shown.map((a) => {
+        const { state, placement } = states.get(a.id);
+        const offer = placement ? offerById.get(placement.offer_id) : null;
+        return h(
+          "tr",
+          { "data-applicant": a.id },
+          h("td", {}, applicantLink(rid, a.id)),
+          h("td", {}, a.name || "–"),
+          h("td", {}, a.position),
+          h("td", {}, a.home_organisation),
+          h("td", {}, stateBadge(state)),
+          h(
+            "td",
+            {},
+            offer ? [offerLink(rid, offer.id), ` · ${offer.city}`] : "–",
+          ),
+        );
+      }),
+    );
+    count.textContent = `${num(shown.length)} von ${num(applicants.length)} Bewerbungen`;
+    const params = new URLSearchParams();
+    if (query) params.set("q", query);
+    if (filter !== "all") params.set("status", filter);
+    const suffix = params.toString() ? `?${params}` : "";
+    history.replaceState(null, "", `${page(rid)}/bewerbungen${suffix}`);
+  }
+
+  search.addEventListener("input", () => {
+    query = search.value;
+    update();
+  });
+  const radios = h(
+    "fieldset",
+    { class: "filter" },
+    h("legend", {}, "Status"),
+    FILTERS.map(([key, label]) => {
+      const id = `filter-${key}`;
+      return h(
+        "span",
+        { class: "filter__option" },
+        h("input", {
+          type: "radio",
+          name: "status",
+          id,
+          value: key,
+          checked: key === filter,
+          onchange: () => {
+            filter = key;
+            update();
+          },
+        }),
+        h("label", { for: id }, `${label} (${num(counts[key])})`),
+      );
+    }),
+  );
+  update();
+  return [
+    roundLine(summary),
+    h("h1", {}, "Bewerbungen"),
+    h(
+      "form",
+      { class: "toolbar", role: "search", onsubmit: (e) => e.preventDefault() },
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "applicant-search" }, "Suche"),
+        h("p", { class: "hint", id: "applicant-search-hint" }, "ID, Name, Position oder Dienststelle"),
+        search,
+      ),
+      radios,
+    ),
+    count,
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { class: "applicants" },
+        h("caption", { class: "visually-hidden" }, "Bewerbungen der Runde"),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            ["ID", "Name", "Position", "Dienststelle", "Status", "Angebot"].map((t) =>
+              h("th", { scope: "col" }, t),
+            ),
+          ),
+        ),
+        tbody,
+      ),
+    ),
+  ];
+}
+
+function languagesText(languages) {
+  return Object.entries(languages)
+    .map(([code, level]) => `${language(code)} ${level}`)
+    .join(", ");
+}
+
+function placementSection(ctx, rid, summary, applicant, placements, offerById, unplacedReason) {
+  const own = placements.filter((p) => p.applicant_id === applicant.id);
+  const confirmed = own.find((p) => p.status === "confirmed");
+  const proposed = own.filter((p) => p.status === "proposed");
+  const rejected = own.filter((p) => p.status === "rejected");
+  const writable = summary.status !== "closed";
+  const offerText = (p) => {
+    const offer = offerById.get(p.offer_id);
+    return [offerLink(rid, p.offer_id), offer ? ` · ${offer.title} (${offer.city})` : ""];
+  };
+  const parts = [h("h2", { id: "placement-heading" }, "Platzierung")];
+  if (confirmed) {
+    parts.push(
+      h(
+        "div",
+        { class: "placement placement--confirmed", "data-testid": "placement-status" },
+        h("p", {}, placementBadge(confirmed), " ", offerText(confirmed)),
+        facts([
+          ["Score", num(confirmed.score, 2)],
+          ["Entschieden", [confirmed.decided_by || "", " · ", when(confirmed.decided_at)]],
+          ["Begründung", confirmed.reason],
+          [
+            "Mentoring",
+            confirmed.mentor_decision
+              ? [
+                  MENTOR_DECISION[confirmed.mentor_decision],
+                  confirmed.mentor_reason ? `: ${confirmed.mentor_reason}` : "",
+                ]
+              : "noch keine Antwort",
+          ],
+        ]),
+      ),
+    );
+  }
+  for (const p of proposed) {
+    parts.push(
+      h(
+        "div",
+        { class: "placement placement--proposed", "data-testid": "placement-status" },
+        h("p", {}, placementBadge(p), " ", offerText(p)),
+        scoreBar(p.score),
+        p.reason ? h("p", { class: "hint" }, p.reason) : null,
+        decisionForm({
+          legend: `Vorschlag ${p.offer_id} entscheiden`,
+          hint: "Optional; erscheint im Protokoll.",
+          disabled: !writable || Boolean(confirmed),
+          actions: [
+            [
+              "Bestätigen",
+              "button--primary",
+              async (reason) => {
+                await api(`${rest(rid)}/placements/${p.id}/confirm`, {
+                  method: "POST",
+                  body: { reason },
+                });
+                ctx.toast(`Bestätigt: ${applicant.id} → ${p.offer_id}.`);
+                ctx.rerender();
+              },
+            ],
+            [
+              "Ablehnen",
+              "button--danger",
+              async (reason) => {
+                await api(`${rest(rid)}/placements/${p.id}/reject`, {
+                  method: "POST",
+                  body: { reason },
+                });
+                ctx.toast(`Abgelehnt: ${applicant.id} → ${p.offer_id}.`);
+                ctx.rerender();
+              },
+            ],
+          ],
+        }),
+      ),
+    );
+  }
+  if (!confirmed && !proposed.length) {
+    parts.push(
+      h(
+        "div",
+        { class: "placement placement--none", "data-testid": "placement-status" },
+        h("p", {}, stateBadge("unplaced")),
+        unplacedReason
+          ? h(
+              "p",
+              { "data-testid": "unplaced-reason" },
+              h("strong", {}, `Grund (Zuordnung #${unplacedReason.run}): `),
+              unplacedReason.reason,
+            )
+          : null,
+        writable
+          ? h("p", { class: "hint" }, "Sie können unten ein Angebot der Shortlist von Hand vergeben.")
+          : null,
+      ),
+    );
+  }
+  if (rejected.length) {
+    parts.push(
+      h("h3", {}, "Abgelehnte Vorschläge"),
+      h(
+        "ul",
+        { class: "plain-list" },
+        rejected.map((p) =>
+          h("li", {}, offerText(p), p.reason ? ` – ${p.reason}` : "", ` (${when(p.decided_at)})`),
+        ),
+      ),
+    );
+  }
+  return h("section", { class: "card", "aria-labelledby": "placement-heading" }, parts);
+}
+
+function suggestionCard(ctx, rid, applicant, suggestion, index, canPlace, openOffer, confirmedOffer) {
+  const headingId = nextId("suggestion");
+  const marker =
+    suggestion.offer_id === confirmedOffer
+      ? badge("bestätigt", "placed")
+      : suggestion.offer_id === openOffer
+        ? badge("offener Vorschlag", "proposed")
+        : null;
+  let manual = null;
+  if (canPlace && suggestion.offer_id !== openOffer) {
+    manual = h(
+      "details",
+      { class: "manual" },
+      h("summary", {}, "Von Hand platzieren …"),
+      decisionForm({
+        legend: `${applicant.id} auf ${suggestion.offer_id} platzieren (sofort bestätigt)`,
+        hint: openOffer
+          ? `Optional; erscheint im Protokoll. Der offene Vorschlag ${openOffer} bleibt bestehen, bis Sie ihn ablehnen.`
+          : "Optional; erscheint im Protokoll.",
+        actions: [
+          [
+            `Auf ${suggestion.offer_id} platzieren`,
+            "button--primary",
+            async (reason) => {
+              await api(`${rest(rid)}/placements`, {
+                method: "POST",
+                body: { applicant_id: applicant.id, offer_id: suggestion.offer_id, reason },
+              });
+              ctx.toast(`Platziert: ${applicant.id} → ${suggestion.offer_id}.`);
+              ctx.rerender();
+            },
+          ],
+        ],
+      }),
+    );
+  }
+  return h(
+    "li",
+    { class: "suggestion card", "aria-labelledby": headingId, "data-offer": suggestion.offer_id },
+    h(
+      "h3",
+      { id: headingId },
+      h("span", { class: "rank" }, `${index + 1}.`),
+      " ",
+      offerLink(rid, suggestion.offer_id, `${suggestion.offer_id} · ${suggestion.title}`),
+    ),
+    h("p", { class: "meta" }, suggestion.city, marker ? " · " : "", marker),
+    scoreBar(suggestion.score),
+    facts(
+      [
+        ["Themenpassung (topic_fit)", num(suggestion.parts.topic_fit, 3)],
+        ["Wunschstadt-Bonus (preference_bonus)", num(suggestion.parts.preference_bonus, 2)],
+      ],
+      "facts facts--inline",
+    ),
+    h(
+      "p",
+      { class: "explanation" },
+      highlighted(suggestion.explanation, suggestion.applicant_sentence, suggestion.offer_sentence),
+    ),
+    suggestion.reasons.length
+      ? h("p", { class: "error" }, `Nicht zulässig: ${suggestion.reasons.join(" ")}`)
+      : null,
+    manual,
+  );
+}
+
+export async function applicantView(ctx, rid, applicantId) {
+  const [summary, applicant, placements, offers, shortlist, runs] = await Promise.all([
+    api(rest(rid)),
+    api(`${rest(rid)}/applicants/${enc(applicantId)}`),
+    api(`${rest(rid)}/placements`),
+    api(`${rest(rid)}/offers`),
+    api(`${rest(rid)}/applicants/${enc(applicantId)}/shortlist?top_k=5`),
+    api(`${rest(rid)}/runs`),
+  ]);
+  const offerById = new Map(offers.map((o) => [o.id, o]));
+  const run = latestDone(runs);
+  const unplaced = run && run.result.unplaced.find((u) => u.applicant_id === applicant.id);
+  const own = placements.filter((p) => p.applicant_id === applicant.id);
+  const confirmed = own.find((p) => p.status === "confirmed");
+  const open = own.find((p) => p.status === "proposed");
+  const canPlace = summary.status !== "closed" && !confirmed;
+  return [
+    roundLine(summary),
+    h("p", { class: "back" }, h("a", { href: `${page(rid)}/bewerbungen` }, "← Alle Bewerbungen")),
+    h("h1", {}, applicant.name ? `${applicant.id} · ${applicant.name}` : applicant.id),
+    closedNote(summary),
+    h(
+      "div",
+      { class: "columns" },
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "profile-heading" },
+        h("h2", { id: "profile-heading" }, "Bewerbung"),
+        facts([
+          ["Position", applicant.position],
+          ["Dienststelle", applicant.home_organisation],
+          ["Sprachen", languagesText(applicant.languages)],
+          ["Zeitraum", `${day(applicant.available_from)} – ${day(applicant.available_until)}`],
+          ["Dauer", `${applicant.weeks_wanted} Wochen`],
+          ["Wunschstädte", (applicant.preferred_cities || []).join(", ")],
+        ]),
+        h("h3", {}, "Motivation"),
+        h("p", { class: "motivation", "data-testid": "motivation" }, applicant.motivation),
+      ),
+      placementSection(
+        ctx,
+        rid,
+        summary,
+        applicant,
+        placements,
+        offerById,
+        unplaced ? { run: run.id, reason: unplaced.reason } : null,
+      ),
+    ),
+    h(
+      "section",
+      { "aria-labelledby": "shortlist-heading" },
+      h("h2", { id: "shortlist-heading" }, "Shortlist: passende Angebote"),
+      shortlist.suggestions.length
+        ? [
+            markLegend(),
+            h(
+              "ol",
+              { class: "shortlist", "data-testid": "shortlist" },
+              shortlist.suggestions.map((s, i) =>
+                suggestionCard(
+                  ctx,
+                  rid,
+                  applicant,
+                  s,
+                  i,
+                  canPlace,
+                  open ? open.offer_id : null,
+                  confirmed ? confirmed.offer_id : null,
+                ),
+              ),
+            ),
+          ]
+        : h(
+            "p",
+            { class: "notice" },
+            "Kein Angebot erfüllt alle Bedingungen (Sprache, Zeitraum, Dauer, freier Platz).",
+          ),
+    ),
+  ];
+}
+
+// --- offers -----------------------------------------------------------------------------------
+
+function occupancy(offers, placements) {
+  const byOffer = new Map(offers.map((o) => [o.id, { confirmed: 0, proposed: 0 }]));
+  for (const p of placements) {
+    const row = byOffer.get(p.offer_id);
+    if (row && p.status in row) row[p.status] += 1;
+  }
+  return byOffer;
+}
+
+export async function offersView(ctx, rid) {
+  const [summary, offers, placements] = await Promise.all([
+    api(rest(rid)),
+    api(`${rest(rid)}/offers`),
+    api(`${rest(rid)}/placements`),
+  ]);
+  const taken = occupancy(offers, placements);
+  const sorted = [...offers].sort(
+    (a, b) => a.city.localeCompare(b.city, "de") || a.id.localeCompare(b.id, "de"),
+  );
+  return [
+    roundLine(summary),
+    h("h1", {}, "Angebote"),
+    h("p", { class: "lead" }, `${num(offers.length)} Angebote mit ${num(summary.places)} Plätzen.`),
+    table(
+      null,
+      ["ID", "Titel", "Stadt", "Arbeitssprachen", "Plätze", "bestätigt", "vorgeschlagen", "frei"],
+      sorted.map((o) => {
+        const t = taken.get(o.id);
+        return [
+          offerLink(rid, o.id),
+          o.title,
+          o.city,
+          o.working_languages.map(language).join(", "),
+          num(o.capacity),
+          num(t.confirmed),
+          num(t.proposed),
+          num(Math.max(0, o.capacity - t.confirmed - t.proposed)),
+        ];
+      }),
+      { class: "offers" },
+    ),
+  ];
+}
+
+export async function offerView(ctx, rid, offerId) {
+  const [summary, offer, placements, candidates, runs, applicants] = await Promise.all([
+    api(rest(rid)),
+    api(`${rest(rid)}/offers/${enc(offerId)}`),
+    api(`${rest(rid)}/placements`),
+    api(`${rest(rid)}/offers/${enc(offerId)}/candidates?top_k=5`),
+    api(`${rest(rid)}/runs`),
+    api(`${rest(rid)}/applicants`),
+  ]);
+  const applicantById = new Map(applicants.map((a) => [a.id, a]));
+  const states = applicantStates(applicants, placements);
+  const here = placements.filter((p) => p.offer_id === offer.id && p.status !== "rejected");
+  const run = latestDone(runs);
+  const alternates = run ? run.result.alternates[offer.id] || [] : null;
+  const nameOf = (id) => {
+    const a = applicantById.get(id);
+    return a ? [a.name, a.position].filter(Boolean).join(", ") : "";
+  };
+  return [
+    roundLine(summary),
+    h("p", { class: "back" }, h("a", { href: `${page(rid)}/angebote` }, "← Alle Angebote")),
+    h("h1", {}, `${offer.id} · ${offer.title}`),
+    h(
+      "div",
+      { class: "columns" },
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "offer-heading" },
+        h("h2", { id: "offer-heading" }, "Angebot"),
+        facts([
+          ["Stadt", [offer.city, offer.country ? ` (${offer.country})` : ""]],
+          ["Gastgeber", offer.organisation],
+          ["Mentoring", offer.mentor_name],
+          [
+            "Arbeitssprachen",
+            `${offer.working_languages.map(language).join(", ")} (mind. ${offer.min_language_level})`,
+          ],
+          ["Zeitraum", `${day(offer.available_from)} – ${day(offer.available_until)}`],
+          ["Dauer", `${offer.min_weeks}–${offer.max_weeks} Wochen`],
+          ["Plätze", num(offer.capacity)],
+          ["Themen", (offer.tags || []).join(", ")],
+        ]),
+        h("h3", {}, "Beschreibung"),
+        h("p", { class: "motivation", lang: offer.language || null }, offer.description),
+      ),
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "occupancy-heading" },
+        h("h2", { id: "occupancy-heading" }, "Belegung"),
+        here.length
+          ? h(
+              "ul",
+              { class: "plain-list" },
+              here.map((p) =>
+                h(
+                  "li",
+                  {},
+                  placementBadge(p),
+                  " ",
+                  applicantLink(rid, p.applicant_id),
+                  ` · ${nameOf(p.applicant_id)}`,
+                  p.mentor_decision ? ` · ${MENTOR_DECISION[p.mentor_decision]}` : "",
+                ),
+              ),
+            )
+          : h("p", {}, "Noch niemand vorgeschlagen oder bestätigt."),
+        h("h3", {}, "Nachrücker"),
+        alternates === null
+          ? h("p", { class: "hint" }, "Erst nach einer Batch-Zuordnung verfügbar.")
+          : alternates.length
+            ? [
+                h("p", { class: "hint" }, `Aus Zuordnung #${run.id}; Bewerbungen ohne Platz zuerst.`),
+                h(
+                  "ol",
+                  { class: "plain-list", "data-testid": "alternates" },
+                  alternates.map((id) =>
+                    h(
+                      "li",
+                      {},
+                      applicantLink(rid, id),
+                      ` · ${nameOf(id)} `,
+                      states.has(id) ? stateBadge(states.get(id).state) : null,
+                    ),
+                  ),
+                ),
+              ]
+            : h("p", {}, "Keine Nachrücker."),
+      ),
+    ),
+    h(
+      "section",
+      { "aria-labelledby": "candidates-heading" },
+      h("h2", { id: "candidates-heading" }, "Passende Bewerbungen"),
+      candidates.candidates.length
+        ? [
+            markLegend(),
+            h(
+              "ol",
+              { class: "shortlist", "data-testid": "candidates" },
+              candidates.candidates.map((c, i) => {
+                const [applicantSentence, offerSentence] = topicSentences(c.explanation);
+                return h(
+                  "li",
+                  { class: "suggestion card", "data-applicant": c.applicant_id },
+                  h(
+                    "h3",
+                    {},
+                    h("span", { class: "rank" }, `${i + 1}.`),
+                    " ",
+                    applicantLink(rid, c.applicant_id, `${c.applicant_id} · ${c.position}`),
+                    " ",
+                    states.has(c.applicant_id) ? stateBadge(states.get(c.applicant_id).state) : null,
+                  ),
+                  h("p", { class: "meta" }, c.home_organisation),
+                  scoreBar(c.score),
+                  h(
+                    "p",
+                    { class: "explanation" },
+                    highlighted(c.explanation, applicantSentence, offerSentence),
+                  ),
+                );
+              }),
+            ),
+          ]
+        : h("p", { class: "notice" }, "Keine Bewerbung erfüllt alle Bedingungen dieses Angebots."),
+    ),
+  ];
+}
+
+// --- batch runs -------------------------------------------------------------------------------
+
+function runSummary(run) {
+  const r = run.result;
+  return facts(
+    [
+      ["Vorschläge", num(r.proposals.length)],
+      ["Bestätigte (beibehalten)", num((r.pinned || []).length)],
+      ["Ohne Platz", num(r.unplaced.length)],
+      ["Freie Plätze danach", num(r.places_left)],
+      ["Gesamt-Score", num(r.total_score, 2)],
+    ],
+    "facts facts--inline",
+  );
+}
+
+function progressPanel() {
+  const bar = h("progress", { id: "run-progress", max: 1, value: 0 });
+  const status = h("span", { class: "run-status", "data-testid": "run-status" });
+  const stage = h("span", { class: "hint" });
+  const panel = h(
+    "div",
+    { class: "progress-panel", role: "status", "aria-live": "polite" },
+    h("label", { for: "run-progress" }, "Fortschritt"),
+    bar,
+    h("p", {}, status, " ", stage),
+  );
+  const show = (run) => {
+    bar.value = run.progress;
+    bar.textContent = `${Math.round(run.progress * 100)} %`;
+    replace(
+      status,
+      `Zuordnung #${run.id} (${RUN_MODES[run.mode] || run.mode}): `,
+      badge(RUN_STATUS[run.status], `run-${run.status}`),
+    );
+    stage.textContent = [
+      run.stage === RUN_STATUS[run.status] ? "" : run.stage,
+      `${Math.round(run.progress * 100)} %`,
+      run.error ? `Fehler: ${run.error}` : "",
+    ]
+      .filter(Boolean)
+      .join(" · ");
+  };
+  return { panel, show };
+}
+
+async function watch(ctx, rid, runId, show, onFinal) {
+  while (ctx.alive()) {
+    let run;
+    try {
+      run = await api(`${rest(rid)}/runs/${runId}`);
+    } catch (e) {
+      ctx.toast(describe(e));
+      return;
+    }
+    if (!ctx.alive()) return;
+    show(run);
+    if (FINAL_RUN_STATUS.has(run.status)) {
+      onFinal(run);
+      return;
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+export async function runsView(ctx, rid) {
+  const [summary, runs, applicants, placements] = await Promise.all([
+    api(rest(rid)),
+    api(`${rest(rid)}/runs`),
+    api(`${rest(rid)}/applicants`),
+    api(`${rest(rid)}/placements`),
+  ]);
+  const applicantById = new Map(applicants.map((a) => [a.id, a]));
+  const states = applicantStates(applicants, placements);
+  const writable = summary.status !== "closed";
+  const { panel, show } = progressPanel();
+  const active = runs.find((r) => !FINAL_RUN_STATUS.has(r.status));
+  const error = h("p", { class: "error", role: "alert" });
+  const cancel = h("button", { type: "button", class: "button", hidden: true }, "Abbrechen");
+  const start = h(
+    "button",
+    { type: "submit", class: "button button--primary", disabled: !writable || Boolean(active) },
+    "Zuordnung starten",
+  );
+  let current = active || runs[0] || null;
+
+  const follow = (run) => {
+    current = run;
+    start.disabled = true;
+    cancel.hidden = false;
+    show(run);
+    watch(ctx, rid, run.id, show, (final) => {
+      cancel.hidden = true;
+      start.disabled = !writable;
+      const r = final.result;
+      ctx.toast(
+        final.status === "done"
+          ? `Zuordnung #${final.id} fertig: ${r.proposals.length} Vorschläge, ${r.unplaced.length} ohne Platz.`
+          : `Zuordnung #${final.id}: ${RUN_STATUS[final.status]}.`,
+      );
+      ctx.rerender();
+    });
+  };
+  cancel.addEventListener("click", async () => {
+    try {
+      await api(`${rest(rid)}/runs/${current.id}/cancel`, { method: "POST" });
+    } catch (e) {
+      error.textContent = describe(e);
+    }
+  });
+
+  const modes = h(
+    "fieldset",
+    { class: "filter" },
+    h("legend", {}, "Ziel der Zuordnung"),
+    Object.entries(RUN_MODES).map(([mode, label], i) =>
+      h(
+        "span",
+        { class: "filter__option" },
+        h("input", { type: "radio", name: "mode", id: `mode-${mode}`, value: mode, checked: i === 0 }),
+        h("label", { for: `mode-${mode}` }, `${label} (${mode})`),
+      ),
+    ),
+  );
+  const form = h(
+    "form",
+    {
+      class: "card run-form",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        error.textContent = "";
+        const mode = form.querySelector("input[name=mode]:checked").value;
+        start.disabled = true;
+        try {
+          follow(await api(`${rest(rid)}/runs`, { method: "POST", body: { mode } }));
+        } catch (e) {
+          error.textContent = describe(e);
+          start.disabled = !writable;
+        }
+      },
+    },
+    h("h2", {}, "Neue Zuordnung"),
+    h(
+      "p",
+      { class: "hint" },
+      "Bestätigte Platzierungen bleiben, abgelehnte Paare werden nie wieder vorgeschlagen; " +
+        "offene Vorschläge werden durch die neuen ersetzt.",
+    ),
+    modes,
+    h("div", { class: "button-row" }, start, cancel),
+    error,
+    panel,
+  );
+  if (current) show(current);
+  else panel.hidden = true;
+  if (active) follow(active);
+  form.addEventListener("submit", () => {
+    panel.hidden = false;
+  });
+
+  const done = latestDone(runs);
+  const results = done
+    ? h(
+        "section",
+        { class: "card", "aria-labelledby": "unplaced-heading" },
+        h("h2", { id: "unplaced-heading" }, `Ergebnis der Zuordnung #${done.id}`),
+        h("p", { class: "hint" }, `Fertig ${when(done.finished_at)}.`),
+        runSummary(done),
+        h("h3", {}, `Ohne Platz (${num(done.result.unplaced.length)})`),
+        done.result.unplaced.length
+          ? table(
+              null,
+              ["Bewerbung", "Name", "Grund", "Stand jetzt"],
+              done.result.unplaced.map((u) => [
+                applicantLink(rid, u.applicant_id),
+                applicantById.get(u.applicant_id)?.name || "–",
+                u.reason,
+                states.has(u.applicant_id) ? stateBadge(states.get(u.applicant_id).state) : "–",
+              ]),
+              { class: "unplaced", "data-testid": "unplaced" },
+            )
+          : h("p", {}, "Alle Bewerbungen haben einen Vorschlag oder Platz."),
+      )
+    : h("p", { class: "notice" }, "Noch keine abgeschlossene Zuordnung in dieser Runde.");
+
+  return [
+    roundLine(summary),
+    h("h1", {}, "Batch-Zuordnung"),
+    closedNote(summary),
+    form,
+    results,
+    runs.length
+      ? h(
+          "section",
+          { "aria-labelledby": "history-heading" },
+          h("h2", { id: "history-heading" }, "Bisherige Zuordnungen"),
+          table(
+            null,
+            ["#", "Ziel", "Status", "Gestartet", "Beendet"],
+            runs.map((r) => [
+              `#${r.id}`,
+              RUN_MODES[r.mode] || r.mode,
+              badge(RUN_STATUS[r.status], `run-${r.status}`),
+              when(r.created_at),
+              when(r.finished_at) || "–",
+            ]),
+          ),
+        )
+      : null,
+  ];
+}
+
+// --- audit log --------------------------------------------------------------------------------
+
+export async function auditView(ctx, rid) {
+  const [summary, entries, placements] = await Promise.all([
+    api(rest(rid)),
+    api(`${rest(rid)}/audit`),
+    api(`${rest(rid)}/placements`),
+  ]);
+  const placementById = new Map(placements.map((p) => [p.id, p]));
+  const actor = (text) => {
+    const [role, id] = text.split(":");
+    return ROLE_LABELS[role] ? h("span", { title: text }, `${ROLE_LABELS[role]} #${id}`) : text;
+  };
+  const rows = [...entries].reverse().map((e) => {
+    const p = e.placement_id === null ? null : placementById.get(e.placement_id);
+    return [
+      when(e.created_at),
+      actor(e.actor),
+      AUDIT_ACTIONS[e.action] || e.action,
+      p ? applicantLink(rid, p.applicant_id) : "–",
+      p ? offerLink(rid, p.offer_id) : "–",
+      e.reason || "–",
+    ];
+  });
+  return [
+    roundLine(summary),
+    h("h1", {}, "Protokoll"),
+    h(
+      "p",
+      { class: "lead" },
+      "Jede Entscheidung der Runde: wer (Rolle und Nummer des Zugangs), wann, was und warum. " +
+        "Neueste zuerst.",
+    ),
+    rows.length
+      ? table(null, ["Zeit", "Wer", "Aktion", "Bewerbung", "Angebot", "Begründung"], rows, {
+          "data-testid": "audit",
+        })
+      : h("p", { class: "notice" }, "Noch keine Entscheidungen."),
+  ];
+}
