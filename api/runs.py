@@ -23,7 +23,7 @@ from api import learning, services
 from api.errors import Conflict
 from matcher import Assignment, Mode, TopicScorer
 from models import crud
-from models.tables import MatchingRun, RunStatus, utc_now
+from models.tables import MatchingRun, RoundStatus, RunStatus, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +103,11 @@ class RunManager:
         assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
         self._stage(session, run, RunStatus.RUNNING, "Vorschläge speichern", 0.9)
         with self.write_lock:
+            round_ = services.require_round(session, run.round_id)
+            if round_.status is RoundStatus.CLOSED:
+                raise RunCancelled
             fresh = services.load_round(session, run.round_id)
-            if (fresh.confirmed, fresh.rejected) != (state.confirmed, state.rejected):
+            if fresh != state:  # decisions or records changed while this run was computing
                 state = fresh
                 scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
                 assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)

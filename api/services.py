@@ -232,6 +232,10 @@ def change_round_status(
 ) -> tables.Round:
     if status is not round_.status and status not in ROUND_TRANSITIONS[round_.status]:
         raise Conflict(f"Statuswechsel {round_.status.value} → {status.value} ist nicht erlaubt.")
+    if status is tables.RoundStatus.CLOSED and crud.active_run(
+        session=session, round_id=row_id(round_.id)
+    ):
+        raise Conflict("Die Runde kann nicht abgeschlossen werden, solange eine Zuordnung läuft.")
     round_.status = status
     session.add(round_)
     return round_

@@ -219,8 +219,12 @@ class PlacementCreate(PlacementBase):
 class Placement(PlacementBase, table=True):
     """An applicant placed at an offer, with the coordinator's decision once there is one."""
 
-    # Serves both "placements of a round" and "proposals of a round".
-    __table_args__ = (Index("ix_placement_round_status", "round_id", "status"),)
+    # The index serves both "placements of a round" and "proposals of a round". AUTOINCREMENT:
+    # a re-run deletes old proposals, and a reused id would let a stale link confirm another pair.
+    __table_args__ = (
+        Index("ix_placement_round_status", "round_id", "status"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", ondelete="CASCADE")

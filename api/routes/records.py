@@ -25,11 +25,16 @@ def list_offers(round_id: int, session: SessionDep, _: CoordinatorDep) -> list[m
 
 @router.post("/offers", status_code=status.HTTP_201_CREATED)
 def add_offer(
-    round_id: int, offer: matcher.Offer, session: SessionDep, _: CoordinatorDep
+    round_id: int,
+    offer: matcher.Offer,
+    session: SessionDep,
+    lock: WriteLockDep,
+    _: CoordinatorDep,
 ) -> matcher.Offer:
     services.require_round(session, round_id, writable=True)
-    services.import_records(session, round_id, offers=[offer], applicants=[])
-    session.commit()
+    with lock:
+        services.import_records(session, round_id, offers=[offer], applicants=[])
+        session.commit()
     return offer
 
 
@@ -42,28 +47,37 @@ def show_offer(
 
 @router.put("/offers/{offer_id}")
 def replace_offer(
-    round_id: int, offer_id: str, offer: matcher.Offer, session: SessionDep, _: CoordinatorDep
+    round_id: int,
+    offer_id: str,
+    offer: matcher.Offer,
+    session: SessionDep,
+    lock: WriteLockDep,
+    _: CoordinatorDep,
 ) -> matcher.Offer:
     """Replace every field; the ``id`` in the body must be the one in the path."""
     services.require_round(session, round_id, writable=True)
-    row = services.require_offer(session, round_id, offer_id)
-    services.require_same_id(offer.id, offer_id)
-    services.update_row(row, services.offer_row(offer))
-    session.add(row)
-    session.commit()
+    with lock:
+        row = services.require_offer(session, round_id, offer_id)
+        services.require_same_id(offer.id, offer_id)
+        services.update_row(row, services.offer_row(offer))
+        session.add(row)
+        session.commit()
     return offer
 
 
 @router.delete("/offers/{offer_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_offer(round_id: int, offer_id: str, session: SessionDep, _: CoordinatorDep) -> None:
+def delete_offer(
+    round_id: int, offer_id: str, session: SessionDep, lock: WriteLockDep, _: CoordinatorDep
+) -> None:
     """Delete an offer without confirmed placements (its proposals go with it)."""
     services.require_round(session, round_id, writable=True)
-    row = services.require_offer(session, round_id, offer_id)
-    confirmed = crud.count_confirmed(session=session, offer_id=services.row_id(row.id))
-    if confirmed:
-        raise Conflict(f"Angebot {offer_id} hat {confirmed} bestätigte Platzierung(en).")
-    session.delete(row)
-    session.commit()
+    with lock:
+        row = services.require_offer(session, round_id, offer_id)
+        confirmed = crud.count_confirmed(session=session, offer_id=services.row_id(row.id))
+        if confirmed:
+            raise Conflict(f"Angebot {offer_id} hat {confirmed} bestätigte Platzierung(en).")
+        session.delete(row)
+        session.commit()
 
 
 @router.get("/applicants")
@@ -79,11 +93,16 @@ def list_applicants(
 
 @router.post("/applicants", status_code=status.HTTP_201_CREATED)
 def add_applicant(
-    round_id: int, applicant: matcher.Applicant, session: SessionDep, _: CoordinatorDep
+    round_id: int,
+    applicant: matcher.Applicant,
+    session: SessionDep,
+    lock: WriteLockDep,
+    _: CoordinatorDep,
 ) -> matcher.Applicant:
     services.require_round(session, round_id, writable=True)
-    services.import_records(session, round_id, offers=[], applicants=[applicant])
-    session.commit()
+    with lock:
+        services.import_records(session, round_id, offers=[], applicants=[applicant])
+        session.commit()
     return applicant
 
 
@@ -100,15 +119,17 @@ def replace_applicant(
     applicant_id: str,
     applicant: matcher.Applicant,
     session: SessionDep,
+    lock: WriteLockDep,
     _: CoordinatorDep,
 ) -> matcher.Applicant:
     """Replace every field; the ``id`` in the body must be the one in the path."""
     services.require_round(session, round_id, writable=True)
-    row = services.require_applicant(session, round_id, applicant_id)
-    services.require_same_id(applicant.id, applicant_id)
-    services.update_row(row, services.applicant_row(applicant))
-    session.add(row)
-    session.commit()
+    with lock:
+        row = services.require_applicant(session, round_id, applicant_id)
+        services.require_same_id(applicant.id, applicant_id)
+        services.update_row(row, services.applicant_row(applicant))
+        session.add(row)
+        session.commit()
     return applicant
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Response, UploadFile, status
 
 import matcher
 from api import services
-from api.deps import CoordinatorDep, SessionDep
+from api.deps import CoordinatorDep, SessionDep, WriteLockDep
 from api.errors import Unprocessable
 from models import crud
 from models.schemas import (
@@ -49,19 +49,24 @@ def show_round(round_id: int, session: SessionDep, _: CoordinatorDep) -> RoundSu
 
 @router.patch("/{round_id}")
 def change_status(
-    round_id: int, body: RoundStatusUpdate, session: SessionDep, _: CoordinatorDep
+    round_id: int,
+    body: RoundStatusUpdate,
+    session: SessionDep,
+    lock: WriteLockDep,
+    _: CoordinatorDep,
 ) -> RoundSummary:
-    """open → matching → closed (a closed round is read-only)."""
-    round_ = services.change_round_status(
-        session, services.require_round(session, round_id), body.status
-    )
-    session.commit()
+    """open → matching → closed (a closed round is read-only; not while a run is active)."""
+    with lock:
+        round_ = services.change_round_status(
+            session, services.require_round(session, round_id), body.status
+        )
+        session.commit()
     return services.round_summary(session, round_)
 
 
 @router.post("/{round_id}/import", status_code=status.HTTP_201_CREATED)
 def import_json(
-    round_id: int, body: ImportBody, session: SessionDep, _: CoordinatorDep
+    round_id: int, body: ImportBody, session: SessionDep, lock: WriteLockDep, _: CoordinatorDep
 ) -> ImportResult:
     """Add offers and applicants in the interchange format: all of them, or none (422)."""
     services.require_round(session, round_id, writable=True)
@@ -69,8 +74,9 @@ def import_json(
         lambda: matcher.parse_records(matcher.Offer, body.offers, source="offers"),
         lambda: matcher.parse_records(matcher.Applicant, body.applicants, source="applicants"),
     )
-    services.import_records(session, round_id, offers=offers, applicants=applicants)
-    session.commit()
+    with lock:
+        services.import_records(session, round_id, offers=offers, applicants=applicants)
+        session.commit()
     return ImportResult(offers=len(offers), applicants=len(applicants))
 
 
@@ -78,6 +84,7 @@ def import_json(
 def import_csv(
     round_id: int,
     session: SessionDep,
+    lock: WriteLockDep,
     _: CoordinatorDep,
     offers: Annotated[UploadFile | None, File(description="offers.csv")] = None,
     applicants: Annotated[UploadFile | None, File(description="applicants.csv")] = None,
@@ -94,8 +101,11 @@ def import_csv(
             else []
         ),
     )
-    services.import_records(session, round_id, offers=parsed_offers, applicants=parsed_applicants)
-    session.commit()
+    with lock:
+        services.import_records(
+            session, round_id, offers=parsed_offers, applicants=parsed_applicants
+        )
+        session.commit()
     return ImportResult(offers=len(parsed_offers), applicants=len(parsed_applicants))
 
 

@@ -9,6 +9,8 @@ embedding cache is keyed by model and text, so a copy gives exactly the vectors 
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 import shutil
 import time
@@ -155,6 +157,24 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield test_client
 
 
+def to_csv(records: Sequence[Record]) -> bytes:
+    """Interchange records in the CSV variant: lists as ``a;b``, languages as ``de:C2;en:B1``."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, dict):
+            return ";".join(f"{key}:{level}" for key, level in value.items())
+        if isinstance(value, list):
+            return ";".join(str(item) for item in value)
+        return "" if value is None else str(value)
+
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows({key: cell(value) for key, value in record.items()} for record in records)
+    return buffer.getvalue().encode("utf-8")
+
+
 def bearer(token: str | None) -> dict[str, str]:
     """Request headers for a token (none for ``None``)."""
     return {} if token is None else {"Authorization": f"Bearer {token}"}
@@ -194,6 +214,7 @@ class Api:
     ) -> httpx.Response:
         """A request as the coordinator, or with ``token``."""
         headers = bearer(token) if token is not None else self.coordinator
+        headers.update(kwargs.pop("headers", {}))
         return self.client.request(method, url, headers=headers, **kwargs)
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
@@ -264,23 +285,32 @@ class Api:
         self, round_id: int, applicant_id: str, offer_id: str, status: PlacementStatus
     ) -> int:
         """Store a placement directly (test set-up without a run); its id."""
+        return self.add_placements(round_id, [(applicant_id, offer_id)], status)[0]
+
+    def add_placements(
+        self, round_id: int, pairs: Sequence[tuple[str, str]], status: PlacementStatus
+    ) -> list[int]:
+        """Store placements of (applicant id, offer id) pairs directly; their ids."""
         with self.session() as session:
-            applicant = services.require_applicant(session, round_id, applicant_id)
-            offer = services.require_offer(session, round_id, offer_id)
-            row = crud.add_placements(
+            rows = crud.add_placements(
                 session=session,
                 round_id=round_id,
                 placements=[
                     PlacementCreate(
-                        applicant_id=services.row_id(applicant.id),
-                        offer_id=services.row_id(offer.id),
+                        applicant_id=services.row_id(
+                            services.require_applicant(session, round_id, applicant_id).id
+                        ),
+                        offer_id=services.row_id(
+                            services.require_offer(session, round_id, offer_id).id
+                        ),
                         status=status,
                         score=0.5,
                     )
+                    for applicant_id, offer_id in pairs
                 ],
-            )[0]
+            )
             session.commit()
-            return services.row_id(row.id)
+            return [services.row_id(row.id) for row in rows]
 
     def add_run(self, round_id: int, status: RunStatus) -> int:
         """Store a run row directly (not handed to the worker); its id."""
