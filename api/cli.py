@@ -15,6 +15,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 import matcher
 from api import learning, services
@@ -59,6 +60,13 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_INVALID_INPUT)
 
 
+def database() -> Engine:
+    """The configured database, its tables created if missing."""
+    engine = make_engine(get_settings().database_url)
+    init_db(engine)
+    return engine
+
+
 def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -86,8 +94,7 @@ def file_scores(applicants_file: Path, offers_file: Path) -> PairScores:
     """Score two interchange files; embeddings are cached in the configured database."""
     applicants, offers = read_records(applicants_file, offers_file)
     settings = get_settings()
-    engine = make_engine(settings.database_url)
-    init_db(engine)
+    engine = database()
     scorer = services.make_scorer(engine, settings.model)
     return matcher.score_pairs(scorer, applicants, offers, show_progress=sys.stderr.isatty())
 
@@ -249,8 +256,7 @@ def evaluate(
 
 def stored_reranker(round_id: int) -> DecisionReranker:
     """The newest re-ranker learned up to ``round_id`` in the configured database."""
-    engine = make_engine(get_settings().database_url)
-    init_db(engine)
+    engine = database()
     with services.open_session(engine) as session:
         stored = crud.latest_ranker(session=session, up_to_round=round_id)
         if stored is None:
@@ -279,8 +285,7 @@ def demo(
     """Load the sample round into the database, embed, assign and print the proposal."""
     settings = get_settings()
     applicants, offers = read_records(fixtures / "applicants.json", fixtures / "offers.json")
-    engine = make_engine(settings.database_url)
-    init_db(engine)
+    engine = database()
     with services.open_session(engine) as session:
         round_ = crud.find_round(session=session, name=DEMO_ROUND)
         if round_ is None:
@@ -311,8 +316,7 @@ def import_round(
     applicant_records, offer_records = read_records(applicants, offers)
     if not name.strip() or len(name) > 200:
         fail("--name: 1 to 200 characters")
-    engine = make_engine(get_settings().database_url)
-    init_db(engine)
+    engine = database()
     with services.open_session(engine) as session:
         round_ = services.import_round(
             session, name=name.strip(), offers=offer_records, applicants=applicant_records
@@ -331,8 +335,7 @@ def learn(
 ) -> None:
     """Fit the re-ranker on confirmed and rejected placements up to this round and store it."""
     settings = get_settings()
-    engine = make_engine(settings.database_url)
-    init_db(engine)
+    engine = database()
     with services.open_session(engine) as session:
         try:
             stored = learning.learn(
@@ -366,9 +369,7 @@ def create_user(
     ] = None,
 ) -> None:
     """Create an account and print its token once (only its hash is stored)."""
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
-    init_db(engine)
+    engine = database()
     with services.open_session(engine) as session:
         try:
             account, token = services.issue_account(

@@ -6,6 +6,8 @@ capacity check and the write cannot interleave with another decision or a run's 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlmodel import Session
 
 import matcher
@@ -45,17 +47,30 @@ def reject(
     return _decide(session, placement, PlacementStatus.REJECTED, principal, reason, "reject")
 
 
+def decide(
+    session: Session,
+    round_id: int,
+    placement_id: int,
+    decision: Literal["confirm", "reject"],
+    principal: Principal,
+    reason: str | None,
+) -> Placement:
+    """Confirm or reject one proposal of the round."""
+    placement = require_placement(session, round_id, placement_id)
+    if decision == "confirm":
+        return confirm(session, round_id, placement, principal, reason)
+    return reject(session, placement, principal, reason)
+
+
 def decide_many(
     session: Session, round_id: int, decisions: list[BulkDecision], principal: Principal
 ) -> list[Placement]:
     """Apply decisions in order, all or none (the caller commits only if all succeed)."""
     decided = []
     for item in decisions:
-        placement = require_placement(session, round_id, item.placement_id)
-        if item.decision == "confirm":
-            decided.append(confirm(session, round_id, placement, principal, item.reason))
-        else:
-            decided.append(reject(session, placement, principal, item.reason))
+        decided.append(
+            decide(session, round_id, item.placement_id, item.decision, principal, item.reason)
+        )
         session.flush()
     return decided
 

@@ -369,12 +369,20 @@ def require_same_id(body_id: str, path_id: str) -> None:
         )
 
 
-def update_row(
-    row: tables.Offer | tables.Applicant, values: tables.OfferBase | tables.ApplicantBase
+def replace_record(
+    session: Session, round_id: int, record_id: str, record: Offer | Applicant
 ) -> None:
-    """Copy every interchange field onto an existing row (its ids stay)."""
+    """Overwrite every interchange field of an existing offer or applicant (ids stay)."""
+    require_same_id(record.id, record_id)
+    row: tables.Offer | tables.Applicant
+    values: tables.OfferBase | tables.ApplicantBase
+    if isinstance(record, Offer):
+        row, values = require_offer(session, round_id, record_id), offer_row(record)
+    else:
+        row, values = require_applicant(session, round_id, record_id), applicant_row(record)
     for field, value in values.model_dump().items():
         setattr(row, field, value)
+    session.add(row)
 
 
 def placement_view(session: Session, placement: tables.Placement) -> PlacementView:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
@@ -46,6 +46,24 @@ def place_by_hand(
     return services.placement_view(session, placement)
 
 
+def _decide(
+    round_id: int,
+    placement_id: int,
+    decision: Literal["confirm", "reject"],
+    body: Decision | None,
+    session: SessionDep,
+    lock: WriteLockDep,
+    principal: CoordinatorDep,
+) -> PlacementView:
+    services.require_round(session, round_id, writable=True)
+    with lock:
+        placement = decisions.decide(
+            session, round_id, placement_id, decision, principal, body.reason if body else None
+        )
+        session.commit()
+    return services.placement_view(session, placement)
+
+
 @router.post("/placements/{placement_id}/confirm")
 def confirm(
     round_id: int,
@@ -56,12 +74,7 @@ def confirm(
     body: Decision | None = None,
 ) -> PlacementView:
     """Confirm a proposal; 409 if its place is gone or a constraint no longer holds."""
-    services.require_round(session, round_id, writable=True)
-    with lock:
-        placement = decisions.require_placement(session, round_id, placement_id)
-        decisions.confirm(session, round_id, placement, principal, body.reason if body else None)
-        session.commit()
-    return services.placement_view(session, placement)
+    return _decide(round_id, placement_id, "confirm", body, session, lock, principal)
 
 
 @router.post("/placements/{placement_id}/reject")
@@ -74,12 +87,7 @@ def reject(
     body: Decision | None = None,
 ) -> PlacementView:
     """Reject a proposal; later runs never propose the pair again."""
-    services.require_round(session, round_id, writable=True)
-    with lock:
-        placement = decisions.require_placement(session, round_id, placement_id)
-        decisions.reject(session, placement, principal, body.reason if body else None)
-        session.commit()
-    return services.placement_view(session, placement)
+    return _decide(round_id, placement_id, "reject", body, session, lock, principal)
 
 
 @router.post("/decisions")

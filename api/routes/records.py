@@ -57,10 +57,7 @@ def replace_offer(
     """Replace every field; the ``id`` in the body must be the one in the path."""
     services.require_round(session, round_id, writable=True)
     with lock:
-        row = services.require_offer(session, round_id, offer_id)
-        services.require_same_id(offer.id, offer_id)
-        services.update_row(row, services.offer_row(offer))
-        session.add(row)
+        services.replace_record(session, round_id, offer_id, offer)
         session.commit()
     return offer
 
@@ -125,10 +122,7 @@ def replace_applicant(
     """Replace every field; the ``id`` in the body must be the one in the path."""
     services.require_round(session, round_id, writable=True)
     with lock:
-        row = services.require_applicant(session, round_id, applicant_id)
-        services.require_same_id(applicant.id, applicant_id)
-        services.update_row(row, services.applicant_row(applicant))
-        session.add(row)
+        services.replace_record(session, round_id, applicant_id, applicant)
         session.commit()
     return applicant
 
