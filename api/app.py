@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sentence_transformers import SentenceTransformer
 
 import matcher
-from api.errors import install_error_handlers
+from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.limits import BodySizeLimit
 from api.routes import accounts, me, placements, ranker, records, rounds, runs, shortlists
 from api.runs import RunManager, fail_interrupted_runs
@@ -61,7 +61,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
     for module in (rounds, records, shortlists, runs, placements, me, accounts, ranker):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(web_router)
 
     @app.get("/api/health", tags=["Betrieb"])

@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -56,7 +57,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 def fail(message: str) -> NoReturn:
     """Report bad input the way every command does: stderr, exit code 2."""
-    err.print(f"[bold red]Fehler:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]Fehler:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_INVALID_INPUT)
 
 
@@ -414,5 +415,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         app(args=list(argv) if argv is not None else None)
     except MatcherError as error:
-        err.print(f"[bold red]Fehler:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]Fehler:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_INVALID_INPUT)

@@ -117,6 +117,7 @@ def mentor_decide(
     placement = session.get(Placement, placement_id)
     if placement is None or placement.offer_id not in principal.offer_ids:
         raise NotFound("Keine solche Platzierung für Ihre Angebote.")
+    services.require_round(session, placement.round_id, writable=True)
     _require_status(placement, PlacementStatus.CONFIRMED)
     placement.mentor_decision = decision
     placement.mentor_reason = reason

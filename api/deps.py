@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -16,9 +16,12 @@ from api.errors import Forbidden, NotAuthenticated
 from api.runs import RunManager
 from api.settings import Settings, get_settings
 from matcher import TopicScorer
+from models.schemas import MAX_ROW_ID
 from models.tables import Role
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+#: A row id in a path: 1 … 2**63 - 1, so SQLite never sees a number it cannot store.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def get_engine(request: Request) -> Engine:

@@ -10,19 +10,26 @@
     ├── Conflict                 → 409  state forbids it (place gone, round closed, run active)
     └── Unprocessable            → 422  a request that is well-formed but impossible
 
-FastAPI's own RequestValidationError also becomes 422 with field paths. Messages are German:
-coordinators read them.
+FastAPI's own RequestValidationError also becomes 422 with field paths, Starlette's HTTP errors
+(unknown path, wrong method, unreadable body) keep their status in the same JSON shape, and any
+other exception is a 500 whose log line names only its type and path: exception messages can
+carry personal data. Messages are German: coordinators read them.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from matcher import InvalidRecordsError, ModelLoadError
+from models.schemas import ErrorDetail
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -90,6 +97,24 @@ async def _request_validation(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse(_body("Ungültige Anfrage.", errors), 422)
 
 
+_STARLETTE_MESSAGES = {
+    400: "Der Inhalt der Anfrage ist nicht lesbar (kein gültiges UTF-8 oder JSON).",
+    404: "Diese Adresse gibt es nicht.",
+    405: "Diese Methode ist hier nicht erlaubt.",
+}
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    detail = _STARLETTE_MESSAGES.get(error.status_code, str(error.detail))
+    return JSONResponse(_body(detail), error.status_code, headers=error.headers)
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    logger.error("unhandled %s on %s %s", type(error).__name__, request.method, request.url.path)
+    return JSONResponse(_body("Interner Fehler; er wurde protokolliert."), 500)
+
+
 async def _model_unavailable(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse(_body(f"Das Sprachmodell ist nicht verfügbar: {error}"), 503)
 
@@ -100,3 +125,19 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidRecordsError, _invalid_records)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ModelLoadError, _model_unavailable)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+#: The error responses every API route may give, documented with their real JSON shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorDetail, "description": description}
+    for status, description in (
+        (401, "kein oder unbekanntes Token"),
+        (403, "falsche Rolle"),
+        (404, "nicht vorhanden oder nicht Ihres"),
+        (409, "Zustand erlaubt es nicht (Platz vergeben, Runde abgeschlossen, Lauf aktiv)"),
+        (413, "Anfrage zu groß"),
+        (422, "ungültige Eingabe, je Datensatz und Feld"),
+    )
+}

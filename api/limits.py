@@ -1,8 +1,9 @@
 """A cap on request body size, enforced before FastAPI reads the body.
 
 Uploads of a real round are well below a megabyte; the cap stops a 10 MB (or 10 GB) body from
-being buffered in memory and parsed. Requests announcing a larger Content-Length are refused at
-once; chunked bodies are counted as they stream in.
+being parsed or buffered beyond the cap. A request announcing a larger Content-Length is refused
+at once; a body without one (chunked) is read up to the cap and refused as soon as it exceeds
+it, before the application sees any of it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Largest accepted request body (bytes); see README, "Limits".
 MAX_BODY_BYTES = 8 * 1024 * 1024
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class BodySizeLimit:
@@ -31,31 +28,31 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.limit:
+                await self._refuse(send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        messages = await self._read_capped(receive)
+        if messages is None:
             await self._refuse(send)
             return
-        received = 0
-        started = False
+        await self.app(scope, _replay(messages, receive), send)
 
-        async def counting_receive() -> Message:
-            nonlocal received
+    async def _read_capped(self, receive: Receive) -> list[Message] | None:
+        """The request's body messages, or None once they exceed the cap."""
+        messages, size = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return None
+            if not message.get("more_body", False):
+                return messages
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
@@ -76,3 +73,13 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive callable that hands out the buffered messages, then the live ones."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay

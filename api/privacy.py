@@ -16,7 +16,7 @@ from api.auth import Principal
 from matcher import TopicScorer
 from matcher.text import applicant_texts
 from models import crud
-from models.tables import AuditEntry, PlacementStatus
+from models.tables import Applicant, AuditEntry, PlacementStatus
 
 
 def personal_data(session: Session, round_id: int, applicant_id: str) -> dict[str, Any]:
@@ -54,6 +54,13 @@ def personal_data(session: Session, round_id: int, applicant_id: str) -> dict[st
     }
 
 
+def forget_embeddings(session: Session, scorer: TopicScorer, row: Applicant) -> None:
+    """Remove the cached vectors of an applicant's current texts (before erasure or an edit)."""
+    texts = applicant_texts(services.applicant_record(row))
+    keys = scorer.embedder.keys_for(texts, prompt_name="query")
+    crud.delete_embeddings(session=session, text_keys=keys)
+
+
 def forget_applicant(
     session: Session, scorer: TopicScorer, round_id: int, applicant_id: str, principal: Principal
 ) -> None:
@@ -64,10 +71,7 @@ def forget_applicant(
         p.status is PlacementStatus.CONFIRMED
         for p in crud.placements_of_applicant(session=session, applicant_id=row_id)
     )
-    keys = scorer.embedder.keys_for(
-        applicant_texts(services.applicant_record(row)), prompt_name="query"
-    )
-    crud.delete_embeddings(session=session, text_keys=keys)
+    forget_embeddings(session, scorer, row)
     crud.add_audit(
         session=session,
         entry=AuditEntry(

@@ -238,6 +238,9 @@ def ids_of(records: Iterable[Offer | Applicant]) -> list[str]:
 
 
 # --- CSV variant of the interchange format -----------------------------------------------------
+# csv's default cap (128 KiB per field) would end an over-long motivation with csv.Error instead
+# of a validation problem naming its record and field; uploads are capped far below this.
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
 # Same fields as the JSON format, one record per row: lists as "a;b", languages as "de:C2;en:B1".
 _LIST_FIELDS = frozenset({"working_languages", "tags", "preferred_cities"})
 _INT_FIELDS = frozenset({"capacity", "min_weeks", "max_weeks", "weeks_wanted"})
@@ -273,6 +276,17 @@ def decode_csv(raw: bytes | str, kind: type[Offer] | type[Applicant], *, source:
             [RecordProblem(source, None, None, "", f"not valid UTF-8 (byte {error.start})")]
         ) from None
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _csv_records(reader, kind, source)
+    except csv.Error as error:
+        raise InvalidRecordsError(
+            [RecordProblem(source, reader.line_num, None, "", f"not valid CSV: {error}")]
+        ) from None
+
+
+def _csv_records(
+    reader: csv.DictReader[str], kind: type[Offer] | type[Applicant], source: str
+) -> list[Any]:
     columns = [column.strip() for column in reader.fieldnames or []]
     missing = [field for field in _required_fields(kind) if field not in columns]
     if missing:

@@ -42,11 +42,14 @@ def make_engine(url: str) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url)
+        return create_engine(url, hide_parameters=True)
     database = parsed.database or ":memory:"
     if database != ":memory:" and not database.startswith("file:"):  # a plain file path
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    # hide_parameters: a failing statement's message must not carry names or motivations into logs.
+    engine = create_engine(
+        url, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30}
+    )
     event.listen(engine, "connect", _set_sqlite_pragmas)
     return engine
 

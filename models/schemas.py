@@ -6,11 +6,15 @@ Field descriptions and examples feed the OpenAPI docs at ``/docs``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.tables import MentorDecision, PlacementStatus, Role, RoundStatus, RunStatus
+
+#: Row ids as SQLite stores them (signed 64 bit); larger numbers are input errors, not crashes.
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 
 class RoundSummary(BaseModel):
@@ -116,7 +120,7 @@ class Decision(BaseModel):
 
 
 class BulkDecision(BaseModel):
-    placement_id: int
+    placement_id: RowId
     decision: Literal["confirm", "reject"]
     reason: str | None = Field(default=None, max_length=2000)
 
@@ -175,7 +179,7 @@ class AccountCreate(BaseModel):
 
     role: Role
     label: str = Field(min_length=1, max_length=200)
-    round_id: int | None = None
+    round_id: RowId | None = None
     applicant_id: str | None = Field(default=None, max_length=500)
     offer_ids: list[str] = Field(default_factory=list, max_length=100)
 

@@ -85,6 +85,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+#: SQLite reuses the largest deleted rowid unless a table says AUTOINCREMENT; a reused id would
+#: let a stale link confirm another pair or attach an erased person's audit trail to a new one.
+NEVER_REUSE_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 def utc_now() -> datetime:
     """The current time as an aware UTC datetime (the default of every timestamp)."""
     return datetime.now(UTC)
@@ -103,6 +108,8 @@ class RoundCreate(RoundBase):
 
 class Round(RoundBase, table=True):
     """One matching round: the offers and applicants imported together, and their placements."""
+
+    __table_args__ = NEVER_REUSE_IDS
 
     id: int | None = Field(default=None, primary_key=True)
     status: RoundStatus = Field(default=RoundStatus.OPEN, sa_type=_status_type(RoundStatus))
@@ -148,6 +155,7 @@ class Offer(OfferBase, table=True):
     # The unique index starts with round_id, so it also serves every lookup by round.
     __table_args__ = (
         UniqueConstraint("round_id", "external_id", name="uq_offer_round_external_id"),
+        NEVER_REUSE_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -189,6 +197,7 @@ class Applicant(ApplicantBase, table=True):
     # The unique index starts with round_id, so it also serves every lookup by round.
     __table_args__ = (
         UniqueConstraint("round_id", "external_id", name="uq_applicant_round_external_id"),
+        NEVER_REUSE_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -219,11 +228,10 @@ class PlacementCreate(PlacementBase):
 class Placement(PlacementBase, table=True):
     """An applicant placed at an offer, with the coordinator's decision once there is one."""
 
-    # The index serves both "placements of a round" and "proposals of a round". AUTOINCREMENT:
-    # a re-run deletes old proposals, and a reused id would let a stale link confirm another pair.
+    # The index serves both "placements of a round" and "proposals of a round".
     __table_args__ = (
         Index("ix_placement_round_status", "round_id", "status"),
-        {"sqlite_autoincrement": True},
+        NEVER_REUSE_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -258,6 +266,8 @@ class Account(SQLModel, table=True):
     Only the sha256 of the token is stored; the token itself is shown once, when issued.
     """
 
+    __table_args__ = NEVER_REUSE_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     role: Role = Field(sa_type=_status_type(Role))
     label: str = Field(max_length=200)
@@ -281,6 +291,8 @@ class MentorOffer(SQLModel, table=True):
 class MatchingRun(SQLModel, table=True):
     """A batch assignment of a round, run in the background; ``result`` holds its summary."""
 
+    __table_args__ = NEVER_REUSE_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
     mode: str = Field(max_length=20)
@@ -301,6 +313,8 @@ class MatchingRun(SQLModel, table=True):
 class RankerModel(SQLModel, table=True):
     """A re-ranker fitted on decisions of rounds up to ``round_id``; ``params`` is its JSON."""
 
+    __table_args__ = NEVER_REUSE_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
     version: str = Field(max_length=40)
@@ -319,6 +333,8 @@ class AuditEntry(SQLModel, table=True):
 
     The ids are plain columns, not foreign keys, so entries outlive a deleted applicant.
     """
+
+    __table_args__ = NEVER_REUSE_IDS
 
     id: int | None = Field(default=None, primary_key=True)
     round_id: int | None = Field(default=None, index=True)

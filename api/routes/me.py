@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api import decisions, services, shortlists
-from api.deps import ApplicantDep, MentorDep, ScorerDep, SessionDep, SettingsDep, WriteLockDep
+from api.deps import (
+    ApplicantDep,
+    IdPath,
+    MentorDep,
+    ScorerDep,
+    SessionDep,
+    SettingsDep,
+    WriteLockDep,
+)
 from models.schemas import Decision, MentorGuest, MySuggestion, PlacementView
 from models.tables import MentorDecision
 
@@ -27,7 +35,7 @@ def my_guests(session: SessionDep, principal: MentorDep) -> list[MentorGuest]:
 
 
 def _mentor_decision(
-    placement_id: int,
+    placement_id: IdPath,
     decision: MentorDecision,
     body: Decision | None,
     session: SessionDep,
@@ -44,7 +52,7 @@ def _mentor_decision(
 
 @router.post("/mentor/guests/{placement_id}/accept")
 def accept_guest(
-    placement_id: int,
+    placement_id: IdPath,
     session: SessionDep,
     lock: WriteLockDep,
     principal: MentorDep,
@@ -56,7 +64,7 @@ def accept_guest(
 
 @router.post("/mentor/guests/{placement_id}/decline")
 def decline_guest(
-    placement_id: int,
+    placement_id: IdPath,
     session: SessionDep,
     lock: WriteLockDep,
     principal: MentorDep,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 
 from api import decisions, services
-from api.deps import CoordinatorDep, ScorerDep, SessionDep, WriteLockDep
+from api.deps import CoordinatorDep, IdPath, ScorerDep, SessionDep, WriteLockDep
 from models import crud
 from models.schemas import BulkDecisions, Decision, ManualPlacement, PlacementView
 from models.tables import PlacementStatus
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Entscheidungen"])
 
 @router.get("/placements")
 def list_placements(
-    round_id: int,
+    round_id: IdPath,
     session: SessionDep,
     _: CoordinatorDep,
     status_filter: Annotated[PlacementStatus | None, Query(alias="status")] = None,
@@ -29,7 +29,7 @@ def list_placements(
 
 @router.post("/placements", status_code=status.HTTP_201_CREATED)
 def place_by_hand(
-    round_id: int,
+    round_id: IdPath,
     body: ManualPlacement,
     session: SessionDep,
     scorer: ScorerDep,
@@ -47,8 +47,8 @@ def place_by_hand(
 
 
 def _decide(
-    round_id: int,
-    placement_id: int,
+    round_id: IdPath,
+    placement_id: IdPath,
     decision: Literal["confirm", "reject"],
     body: Decision | None,
     session: SessionDep,
@@ -66,8 +66,8 @@ def _decide(
 
 @router.post("/placements/{placement_id}/confirm")
 def confirm(
-    round_id: int,
-    placement_id: int,
+    round_id: IdPath,
+    placement_id: IdPath,
     session: SessionDep,
     lock: WriteLockDep,
     principal: CoordinatorDep,
@@ -79,8 +79,8 @@ def confirm(
 
 @router.post("/placements/{placement_id}/reject")
 def reject(
-    round_id: int,
-    placement_id: int,
+    round_id: IdPath,
+    placement_id: IdPath,
     session: SessionDep,
     lock: WriteLockDep,
     principal: CoordinatorDep,
@@ -92,7 +92,7 @@ def reject(
 
 @router.post("/decisions")
 def decide_many(
-    round_id: int,
+    round_id: IdPath,
     body: BulkDecisions,
     session: SessionDep,
     lock: WriteLockDep,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api import learning, services
-from api.deps import CoordinatorDep, ScorerDep, SessionDep
+from api.deps import CoordinatorDep, IdPath, ScorerDep, SessionDep
 from models import crud
 from models.schemas import RankerStatus, RankerSwitch
 from models.tables import Round
@@ -26,14 +26,14 @@ def _status(session: SessionDep, round_: Round) -> RankerStatus:
 
 
 @router.get("")
-def show_ranker(round_id: int, session: SessionDep, _: CoordinatorDep) -> RankerStatus:
+def show_ranker(round_id: IdPath, session: SessionDep, _: CoordinatorDep) -> RankerStatus:
     """Which ranker the round's shortlists and runs use."""
     return _status(session, services.require_round(session, round_id))
 
 
 @router.post("/learn", status_code=status.HTTP_201_CREATED)
 def learn(
-    round_id: int, session: SessionDep, scorer: ScorerDep, principal: CoordinatorDep
+    round_id: IdPath, session: SessionDep, scorer: ScorerDep, principal: CoordinatorDep
 ) -> RankerStatus:
     """Fit the re-ranker on confirmed and rejected placements up to this round (409 if too few)."""
     learning.learn(session, scorer, round_id, principal.actor)
@@ -43,7 +43,7 @@ def learn(
 
 @router.patch("")
 def switch_ranker(
-    round_id: int, body: RankerSwitch, session: SessionDep, _: CoordinatorDep
+    round_id: IdPath, body: RankerSwitch, session: SessionDep, _: CoordinatorDep
 ) -> RankerStatus:
     """Switch the learned re-ranker on or off for this round."""
     round_ = services.require_round(session, round_id, writable=True)

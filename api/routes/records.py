@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 
 import matcher
 from api import privacy, services
-from api.deps import CoordinatorDep, ScorerDep, SessionDep, WriteLockDep
+from api.deps import CoordinatorDep, IdPath, ScorerDep, SessionDep, WriteLockDep
 from api.errors import Conflict
 from models import crud
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Angebote und Bewerbun
 
 
 @router.get("/offers")
-def list_offers(round_id: int, session: SessionDep, _: CoordinatorDep) -> list[matcher.Offer]:
+def list_offers(round_id: IdPath, session: SessionDep, _: CoordinatorDep) -> list[matcher.Offer]:
     services.require_round(session, round_id)
     return [
         services.offer_record(row) for row in crud.list_offers(session=session, round_id=round_id)
@@ -25,7 +25,7 @@ def list_offers(round_id: int, session: SessionDep, _: CoordinatorDep) -> list[m
 
 @router.post("/offers", status_code=status.HTTP_201_CREATED)
 def add_offer(
-    round_id: int,
+    round_id: IdPath,
     offer: matcher.Offer,
     session: SessionDep,
     lock: WriteLockDep,
@@ -40,14 +40,14 @@ def add_offer(
 
 @router.get("/offers/{offer_id}")
 def show_offer(
-    round_id: int, offer_id: str, session: SessionDep, _: CoordinatorDep
+    round_id: IdPath, offer_id: str, session: SessionDep, _: CoordinatorDep
 ) -> matcher.Offer:
     return services.offer_record(services.require_offer(session, round_id, offer_id))
 
 
 @router.put("/offers/{offer_id}")
 def replace_offer(
-    round_id: int,
+    round_id: IdPath,
     offer_id: str,
     offer: matcher.Offer,
     session: SessionDep,
@@ -64,7 +64,7 @@ def replace_offer(
 
 @router.delete("/offers/{offer_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_offer(
-    round_id: int, offer_id: str, session: SessionDep, lock: WriteLockDep, _: CoordinatorDep
+    round_id: IdPath, offer_id: str, session: SessionDep, lock: WriteLockDep, _: CoordinatorDep
 ) -> None:
     """Delete an offer without confirmed placements (its proposals go with it)."""
     services.require_round(session, round_id, writable=True)
@@ -79,7 +79,7 @@ def delete_offer(
 
 @router.get("/applicants")
 def list_applicants(
-    round_id: int, session: SessionDep, _: CoordinatorDep
+    round_id: IdPath, session: SessionDep, _: CoordinatorDep
 ) -> list[matcher.Applicant]:
     services.require_round(session, round_id)
     return [
@@ -90,7 +90,7 @@ def list_applicants(
 
 @router.post("/applicants", status_code=status.HTTP_201_CREATED)
 def add_applicant(
-    round_id: int,
+    round_id: IdPath,
     applicant: matcher.Applicant,
     session: SessionDep,
     lock: WriteLockDep,
@@ -105,23 +105,30 @@ def add_applicant(
 
 @router.get("/applicants/{applicant_id}")
 def show_applicant(
-    round_id: int, applicant_id: str, session: SessionDep, _: CoordinatorDep
+    round_id: IdPath, applicant_id: str, session: SessionDep, _: CoordinatorDep
 ) -> matcher.Applicant:
     return services.applicant_record(services.require_applicant(session, round_id, applicant_id))
 
 
 @router.put("/applicants/{applicant_id}")
 def replace_applicant(
-    round_id: int,
+    round_id: IdPath,
     applicant_id: str,
     applicant: matcher.Applicant,
     session: SessionDep,
+    scorer: ScorerDep,
     lock: WriteLockDep,
     _: CoordinatorDep,
 ) -> matcher.Applicant:
-    """Replace every field; the ``id`` in the body must be the one in the path."""
+    """Replace every field; the ``id`` in the body must be the one in the path.
+
+    The cached vectors of the replaced texts are forgotten: they are personal data too.
+    """
     services.require_round(session, round_id, writable=True)
     with lock:
+        row = services.require_applicant(session, round_id, applicant_id)
+        services.require_same_id(applicant.id, applicant_id)
+        privacy.forget_embeddings(session, scorer, row)
         services.replace_record(session, round_id, applicant_id, applicant)
         session.commit()
     return applicant
@@ -129,7 +136,7 @@ def replace_applicant(
 
 @router.delete("/applicants/{applicant_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_applicant(
-    round_id: int,
+    round_id: IdPath,
     applicant_id: str,
     session: SessionDep,
     scorer: ScorerDep,
@@ -145,7 +152,7 @@ def delete_applicant(
 
 @router.get("/applicants/{applicant_id}/personal-data")
 def personal_data(
-    round_id: int, applicant_id: str, session: SessionDep, _: CoordinatorDep
+    round_id: IdPath, applicant_id: str, session: SessionDep, _: CoordinatorDep
 ) -> dict[str, Any]:
     """Everything stored about one applicant (GDPR access request)."""
     return privacy.personal_data(session, round_id, applicant_id)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Response, UploadFile, status
 
 import matcher
 from api import services
-from api.deps import CoordinatorDep, SessionDep, WriteLockDep
+from api.deps import CoordinatorDep, IdPath, SessionDep, WriteLockDep
 from api.errors import Unprocessable
 from models import crud
 from models.schemas import (
@@ -42,14 +42,14 @@ def list_rounds(session: SessionDep, _: CoordinatorDep) -> list[RoundSummary]:
 
 
 @router.get("/{round_id}")
-def show_round(round_id: int, session: SessionDep, _: CoordinatorDep) -> RoundSummary:
+def show_round(round_id: IdPath, session: SessionDep, _: CoordinatorDep) -> RoundSummary:
     """A round with its counts of applicants, offers, places and placements."""
     return services.round_summary(session, services.require_round(session, round_id))
 
 
 @router.patch("/{round_id}")
 def change_status(
-    round_id: int,
+    round_id: IdPath,
     body: RoundStatusUpdate,
     session: SessionDep,
     lock: WriteLockDep,
@@ -66,7 +66,7 @@ def change_status(
 
 @router.post("/{round_id}/import", status_code=status.HTTP_201_CREATED)
 def import_json(
-    round_id: int, body: ImportBody, session: SessionDep, lock: WriteLockDep, _: CoordinatorDep
+    round_id: IdPath, body: ImportBody, session: SessionDep, lock: WriteLockDep, _: CoordinatorDep
 ) -> ImportResult:
     """Add offers and applicants in the interchange format: all of them, or none (422)."""
     services.require_round(session, round_id, writable=True)
@@ -82,7 +82,7 @@ def import_json(
 
 @router.post("/{round_id}/import/csv", status_code=status.HTTP_201_CREATED)
 def import_csv(
-    round_id: int,
+    round_id: IdPath,
     session: SessionDep,
     lock: WriteLockDep,
     _: CoordinatorDep,
@@ -122,7 +122,7 @@ def _read_upload(upload: UploadFile | None, field: str) -> bytes:
 
 
 @router.get("/{round_id}/export.csv", response_class=Response)
-def export_csv(round_id: int, session: SessionDep, _: CoordinatorDep) -> Response:
+def export_csv(round_id: IdPath, session: SessionDep, _: CoordinatorDep) -> Response:
     """The round's result: one row per applicant (offer, city, mentor, status)."""
     services.require_round(session, round_id)
     buffer = io.StringIO()
@@ -137,7 +137,7 @@ def export_csv(round_id: int, session: SessionDep, _: CoordinatorDep) -> Respons
 
 
 @router.get("/{round_id}/audit")
-def audit_log(round_id: int, session: SessionDep, _: CoordinatorDep) -> list[AuditEntryPublic]:
+def audit_log(round_id: IdPath, session: SessionDep, _: CoordinatorDep) -> list[AuditEntryPublic]:
     """Every decision of the round: who, when, what, why."""
     services.require_round(session, round_id)
     return [

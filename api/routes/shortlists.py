@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api import services, shortlists
-from api.deps import CoordinatorDep, ScorerDep, SessionDep, SettingsDep
+from api.deps import CoordinatorDep, IdPath, ScorerDep, SessionDep, SettingsDep
 from models.schemas import CandidateListPublic, ShortlistPublic
 
 router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Shortlists"])
@@ -17,7 +17,7 @@ TopK = Annotated[int | None, Query(ge=1, le=100, description="length; default MA
 
 @router.get("/applicants/{applicant_id}/shortlist")
 def applicant_shortlist(
-    round_id: int,
+    round_id: IdPath,
     applicant_id: str,
     session: SessionDep,
     scorer: ScorerDep,
@@ -42,7 +42,7 @@ def applicant_shortlist(
 
 @router.get("/offers/{offer_id}/candidates")
 def offer_candidates(
-    round_id: int,
+    round_id: IdPath,
     offer_id: str,
     session: SessionDep,
     scorer: ScorerDep,
