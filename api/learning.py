@@ -19,6 +19,7 @@ from matcher.rerank import (
     MIN_DECISIONS_PER_CLASS,
     DecisionReranker,
     enough_decisions,
+    explain_rerank,
     pair_features,
     with_reranker,
 )
@@ -36,6 +37,10 @@ class Ranker:
 
     def apply(self, scores: PairScores) -> PairScores:
         return with_reranker(scores, self.model) if self.model is not None else scores
+
+    def explain(self, scores: PairScores, i: int, j: int) -> str | None:
+        """Which learned features moved pair (i, j); None under the base ranking."""
+        return explain_rerank(scores, self.model, i, j) if self.model is not None else None
 
 
 def learn(session: Session, scorer: TopicScorer, round_id: int, actor: str) -> tables.RankerModel:

@@ -6,13 +6,14 @@ All read the engine's ranking for the round; the suggestion fields are those of 
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 import matcher
-from api import services
+from api import cache, learning, services
 from api.auth import Principal
 from api.errors import NotFound
 from matcher import PairScores, TopicScorer
+from matcher.scoring import score_prepared
 from models import crud
 from models.schemas import (
     CandidateListPublic,
@@ -23,7 +24,7 @@ from models.schemas import (
     ShortlistPublic,
     SuggestionPublic,
 )
-from models.tables import Applicant, PlacementStatus
+from models.tables import Applicant, Placement, PlacementStatus
 
 STATUS_LABELS = {
     PlacementStatus.PROPOSED: "vorgeschlagen",
@@ -32,7 +33,9 @@ STATUS_LABELS = {
 }
 
 
-def suggestion_public(scores: PairScores, suggestion: matcher.Suggestion) -> SuggestionPublic:
+def suggestion_public(
+    scores: PairScores, suggestion: matcher.Suggestion, rerank_explanation: str | None = None
+) -> SuggestionPublic:
     offer = scores.offers[scores.offer_index[suggestion.offer_id]]
     return SuggestionPublic(
         offer_id=suggestion.offer_id,
@@ -48,16 +51,40 @@ def suggestion_public(scores: PairScores, suggestion: matcher.Suggestion) -> Sug
         ),
         applicant_sentence=suggestion.explanation.applicant_sentence,
         offer_sentence=suggestion.explanation.offer_sentence,
+        rerank_explanation=rerank_explanation,
     )
 
 
 def _applicant_scores(
     session: Session, scorer: TopicScorer, round_id: int, applicant: Applicant
 ) -> PairScores:
-    """One applicant against every offer of the round (embeddings come from the cache)."""
-    state = services.load_round(session, round_id)
-    record = services.applicant_record(applicant)
-    return matcher.score_pairs(scorer, [record], state.offers, confirmed=state.confirmed)
+    """One applicant against every offer of the round.
+
+    Exactly ``matcher.score_pairs(scorer, [applicant], offers, confirmed=confirmed)``; the
+    offers' side (records, vectors, baselines) comes prepared from the round cache.
+    """
+    offers = cache.round_offers(session, scorer, round_id)
+    return score_prepared(
+        scorer,
+        [services.applicant_record(applicant)],
+        offers.prepared,
+        confirmed=_confirmed(session, round_id, offers),
+    )
+
+
+def _confirmed(session: Session, round_id: int, offers: cache.RoundOffers) -> dict[str, str]:
+    """Applicant id → offer id of the round's confirmed placements (as ``load_round`` has it)."""
+    statement = (
+        select(Applicant.external_id, Placement.offer_id)
+        .join(Applicant, col(Applicant.id) == col(Placement.applicant_id))
+        .where(Placement.round_id == round_id, Placement.status == PlacementStatus.CONFIRMED)
+        .order_by(col(Placement.id))
+    )
+    return {
+        applicant_id: offers.offer_ids.get(offer_row)
+        or services.offer_external_id(session, offer_row)
+        for applicant_id, offer_row in session.exec(statement)
+    }
 
 
 def shortlist(
@@ -71,11 +98,16 @@ def shortlist(
 ) -> ShortlistPublic:
     """Best ``top_k`` offers for an applicant of the round."""
     applicant = services.require_applicant(session, round_id, applicant_id)
-    scores = _applicant_scores(session, scorer, round_id, applicant)
+    ranker = learning.ranker_for(session, services.require_round(session, round_id))
+    scores = ranker.apply(_applicant_scores(session, scorer, round_id, applicant))
     ranking = matcher.rank_applicant(scores, 0, top_k=top_k, topic_only=topic_only)
     return ShortlistPublic(
         applicant_id=applicant_id,
-        suggestions=[suggestion_public(scores, s) for s in ranking.suggestions],
+        ranker=ranker.name,
+        suggestions=[
+            suggestion_public(scores, s, ranker.explain(scores, 0, scores.offer_index[s.offer_id]))
+            for s in ranking.suggestions
+        ],
     )
 
 
@@ -84,8 +116,14 @@ def candidates(
 ) -> CandidateListPublic:
     """Best ``top_k`` feasible applicants for an offer of the round."""
     services.require_offer(session, round_id, offer_id)
-    state = services.load_round(session, round_id)
-    scores = services.score_round(scorer, state)
+    offers = cache.round_offers(session, scorer, round_id)
+    applicants = [
+        services.applicant_record(row)
+        for row in crud.list_applicants(session=session, round_id=round_id)
+    ]
+    scores = score_prepared(
+        scorer, applicants, offers.prepared, confirmed=_confirmed(session, round_id, offers)
+    )
     j = scores.offer_index[offer_id]
     ranking = matcher.rank_candidates(scores, j, top_k=top_k)
     result = []

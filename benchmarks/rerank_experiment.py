@@ -21,8 +21,11 @@ SPLITS = 10
 
 
 def simulated_decisions(
-    fit: np.ndarray, rows: list[int], gold: dict[str, dict[str, int]],
-    applicant_ids: list[str], offer_ids: list[str],
+    fit: np.ndarray,
+    rows: list[int],
+    gold: dict[str, dict[str, int]],
+    applicant_ids: list[str],
+    offer_ids: list[str],
 ) -> tuple[list[tuple[int, int]], list[int]]:
     pairs, labels = [], []
     for i in rows:
@@ -49,8 +52,9 @@ def main() -> int:
     scores = matcher.score_pairs(scorer, applicants, offers)
     a_ids, o_ids = [a.id for a in applicants], [o.id for o in offers]
     languages = [o.language for o in offers]
-    features = [[pair_features(scores, i, j) for j in range(len(offers))]
-                for i in range(len(applicants))]
+    features = [
+        [pair_features(scores, i, j) for j in range(len(offers))] for i in range(len(applicants))
+    ]
     base, reranked = [], []
     for seed in range(SPLITS):
         order = np.random.default_rng(seed).permutation(len(applicants))
@@ -61,8 +65,10 @@ def main() -> int:
         test_ids = [a_ids[i] for i in test]
         base.append(matcher.evaluate(scores.topic.fit[test], test_ids, o_ids, languages, gold))
         reranked.append(matcher.evaluate(learned, test_ids, o_ids, languages, gold))
-    print(f"Re-ranker on the dev set: {SPLITS} seeded splits by applicant (45 train / 45 test), "
-          "mean ± standard deviation over splits.\n")
+    print(
+        f"Re-ranker on the dev set: {SPLITS} seeded splits by applicant (45 train / 45 test), "
+        "mean ± standard deviation over splits.\n"
+    )
     print("| group | R@5 base | R@5 re-ranked | nDCG@10 base | nDCG@10 re-ranked |")
     print("|---|---:|---:|---:|---:|")
     for group in ("alle", "de", "andere", "en", "fr", "pl", "nl", "sv"):

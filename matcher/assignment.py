@@ -51,21 +51,55 @@ def solve(
     slot_start = np.concatenate([[0], np.cumsum(capacity)])
     ceiling = float(gain[allowed].max(initial=0.0)) + 1.0  # costs ceiling - gain are > 0
     pair_rows, pair_cols = np.nonzero(allowed & (capacity > 0)[None, :])
-    per_pair = capacity[pair_cols]  # one edge per free place of the pair's offer
-    first_edge = np.cumsum(per_pair) - per_pair
-    place = np.arange(int(per_pair.sum())) - np.repeat(first_edge, per_pair)
     n_slots = len(slot_offer)
-    rows = np.concatenate([np.repeat(pair_rows, per_pair), np.arange(n)])
-    cols = np.concatenate(
-        [np.repeat(slot_start[pair_cols], per_pair) + place, n_slots + np.arange(n)]
+    graph = _slot_graph(
+        n=n,
+        n_slots=n_slots,
+        pair_rows=pair_rows,
+        pair_slots=capacity[pair_cols],  # one edge per free place of the pair's offer
+        first_slot=slot_start[pair_cols],
+        pair_cost=ceiling - gain[pair_rows, pair_cols],
+        unplaced_cost=ceiling,
     )
-    costs = np.concatenate(
-        [np.repeat(ceiling - gain[pair_rows, pair_cols], per_pair), np.full(n, ceiling)]
-    )
-    # Column n_slots + i is row i's private "unplaced" column, so a full matching always exists.
-    graph = csr_matrix((costs, (rows, cols)), shape=(n, n_slots + n))
     _, matched = min_weight_full_bipartite_matching(graph)
     return np.where(matched < n_slots, slot_offer[np.minimum(matched, n_slots - 1)], -1)
+
+
+def _slot_graph(
+    *,
+    n: int,
+    n_slots: int,
+    pair_rows: np.ndarray,
+    pair_slots: np.ndarray,
+    first_slot: np.ndarray,
+    pair_cost: np.ndarray,
+    unplaced_cost: float,
+) -> csr_matrix:
+    """The (n, n_slots + n) cost graph of the slot-expanded problem, as CSR.
+
+    Pair k links row ``pair_rows[k]`` to each of its offer's ``pair_slots[k]`` slots (from
+    ``first_slot[k]`` on) at ``pair_cost[k]``; column ``n_slots + i`` is row i's private
+    "unplaced" column at ``unplaced_cost``, so a full matching always exists.
+
+    ``pair_rows`` is ascending (row-major ``np.nonzero`` order), so the CSR arrays are written
+    directly, each row's slots ascending and its unplaced column last: the structure a COO build
+    would sort into, without sorting millions of edges.
+    """
+    n_pair_edges = int(pair_slots.sum())
+    pair_end = np.concatenate([[0], np.cumsum(pair_slots)])
+    # Edges before row i: those of the pairs of rows < i, plus one unplaced edge per such row.
+    indptr = pair_end[np.searchsorted(pair_rows, np.arange(n + 1))] + np.arange(n + 1)
+    unplaced = indptr[1:] - 1
+    is_pair = np.ones(n_pair_edges + n, dtype=bool)
+    is_pair[unplaced] = False
+    # The l-th edge of pair k goes to slot first_slot[k] + l.
+    indices = np.empty(n_pair_edges + n, dtype=np.int64)
+    indices[is_pair] = np.arange(n_pair_edges) + np.repeat(first_slot - pair_end[:-1], pair_slots)
+    indices[unplaced] = n_slots + np.arange(n)
+    costs = np.empty(n_pair_edges + n, dtype=np.float64)
+    costs[is_pair] = np.repeat(pair_cost, pair_slots)
+    costs[unplaced] = unplaced_cost
+    return csr_matrix((costs, indices, indptr), shape=(n, n_slots + n))
 
 
 def _placement_premium(utility: np.ndarray, allowed: np.ndarray) -> float:

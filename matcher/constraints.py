@@ -152,33 +152,73 @@ def _dates_reason(applicant: Applicant, offer: Offer) -> str:
     )
 
 
+@dataclass(frozen=True)
+class OfferConstraints:
+    """The offer side of every hard constraint as arrays, entry j for offer j.
+
+    Depends only on the offers, so a caller scoring many applicants against one list of offers
+    (a shortlist per request) computes it once with :func:`offer_constraints`.
+    """
+
+    codes: tuple[str, ...]  # every working language of any offer, sorted
+    offered: np.ndarray  # (m, len(codes)) bool: offer j works in codes[k]
+    needed: np.ndarray  # (m,) int8 rank of the minimum level
+    min_weeks: np.ndarray  # (m,) int64
+    max_weeks: np.ndarray  # (m,) int64
+    available_from: np.ndarray  # (m,) int64 ordinal
+    available_until: np.ndarray  # (m,) int64 ordinal
+    capacity: np.ndarray  # (m,) int64
+
+
+def offer_constraints(offers: Sequence[Offer]) -> OfferConstraints:
+    """Arrays of the offers' constraint fields (one pass over the records)."""
+    codes = tuple(sorted({code for offer in offers for code in offer.working_languages}))
+    column = {code: k for k, code in enumerate(codes)}
+    offered = np.zeros((len(offers), len(codes)), dtype=bool)
+    for j, offer in enumerate(offers):
+        offered[j, [column[code] for code in offer.working_languages]] = True
+    return OfferConstraints(
+        codes=codes,
+        offered=offered,
+        needed=np.array([level_rank(o.min_language_level) for o in offers], dtype=np.int8),
+        min_weeks=np.array([o.min_weeks for o in offers], dtype=np.int64),
+        max_weeks=np.array([o.max_weeks for o in offers], dtype=np.int64),
+        available_from=np.array([o.available_from.toordinal() for o in offers], dtype=np.int64),
+        available_until=np.array([o.available_until.toordinal() for o in offers], dtype=np.int64),
+        capacity=np.array([o.capacity for o in offers], dtype=np.int64),
+    )
+
+
 def check_feasibility(
     applicants: Sequence[Applicant],
     offers: Sequence[Offer],
     confirmed_per_offer: Sequence[int] | None = None,
+    *,
+    prepared: OfferConstraints | None = None,
 ) -> Feasibility:
     """Evaluate every hard constraint for every pair at once (numpy, no per-pair Python loop).
 
     ``confirmed_per_offer[j]`` counts confirmed placements on offer j; they use up places.
+    ``prepared`` is ``offer_constraints(offers)`` when the caller already has it.
     """
+    side = prepared if prepared is not None else offer_constraints(offers)
     confirmed = (
         np.zeros(len(offers), dtype=np.int64)
         if confirmed_per_offer is None
         else (np.asarray(confirmed_per_offer, dtype=np.int64))
     )
-    capacity = np.array([offer.capacity for offer in offers], dtype=np.int64)
     return Feasibility(
         applicants=applicants,
         offers=offers,
-        language=_language_matrix(applicants, offers),
-        weeks=_weeks_matrix(applicants, offers),
-        dates=_dates_matrix(applicants, offers),
-        free_places=capacity - confirmed,
+        language=_language_matrix(applicants, side),
+        weeks=_weeks_matrix(applicants, side),
+        dates=_dates_matrix(applicants, side),
+        free_places=side.capacity - confirmed,
     )
 
 
-def _language_matrix(applicants: Sequence[Applicant], offers: Sequence[Offer]) -> np.ndarray:
-    codes = sorted({code for offer in offers for code in offer.working_languages})
+def _language_matrix(applicants: Sequence[Applicant], side: OfferConstraints) -> np.ndarray:
+    codes = side.codes
     spoken = np.array(
         [
             [level_rank(a.languages[c]) if c in a.languages else 0 for c in codes]
@@ -186,31 +226,23 @@ def _language_matrix(applicants: Sequence[Applicant], offers: Sequence[Offer]) -
         ],
         dtype=np.int8,
     ).reshape(len(applicants), len(codes))
-    offered = np.array(
-        [[c in offer.working_languages for c in codes] for offer in offers], dtype=bool
-    ).reshape(len(offers), len(codes))
-    needed = np.array([level_rank(offer.min_language_level) for offer in offers], dtype=np.int8)
-    result = np.zeros((len(applicants), len(offers)), dtype=bool)
+    result = np.zeros((len(applicants), len(side.needed)), dtype=bool)
     for k in range(len(codes)):
-        result |= (spoken[:, k, None] >= needed[None, :]) & offered[None, :, k]
+        result |= (spoken[:, k, None] >= side.needed[None, :]) & side.offered[None, :, k]
     return result
 
 
-def _weeks_matrix(applicants: Sequence[Applicant], offers: Sequence[Offer]) -> np.ndarray:
+def _weeks_matrix(applicants: Sequence[Applicant], side: OfferConstraints) -> np.ndarray:
     wanted = np.array([a.weeks_wanted for a in applicants], dtype=np.int64)[:, None]
-    low = np.array([o.min_weeks for o in offers], dtype=np.int64)[None, :]
-    high = np.array([o.max_weeks for o in offers], dtype=np.int64)[None, :]
-    return (low <= wanted) & (wanted <= high)
+    return (side.min_weeks[None, :] <= wanted) & (wanted <= side.max_weeks[None, :])
 
 
-def _dates_matrix(applicants: Sequence[Applicant], offers: Sequence[Offer]) -> np.ndarray:
+def _dates_matrix(applicants: Sequence[Applicant], side: OfferConstraints) -> np.ndarray:
     a_from = np.array([a.available_from.toordinal() for a in applicants], dtype=np.int64)
     a_until = np.array([a.available_until.toordinal() for a in applicants], dtype=np.int64)
-    o_from = np.array([o.available_from.toordinal() for o in offers], dtype=np.int64)
-    o_until = np.array([o.available_until.toordinal() for o in offers], dtype=np.int64)
     overlap = (
-        np.minimum(a_until[:, None], o_until[None, :])
-        - np.maximum(a_from[:, None], o_from[None, :])
+        np.minimum(a_until[:, None], side.available_until[None, :])
+        - np.maximum(a_from[:, None], side.available_from[None, :])
         + 1
     )
     needed = np.array([required_days(a.weeks_wanted) for a in applicants], dtype=np.int64)

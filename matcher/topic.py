@@ -135,6 +135,14 @@ def _block_size(applicants: EmbeddedTexts) -> int:
 
 
 @dataclass(frozen=True)
+class Baselines:
+    """Each offer's mean similarity to the reference corpus, per view: entry j for offer j."""
+
+    whole: np.ndarray  # (m,) mean whole-text cosine
+    sentences: np.ndarray  # (m,) mean sentence match
+
+
+@dataclass(frozen=True)
 class TopicFit:
     """Topic fit of n applicants to m offers, with both views kept for explanations."""
 
@@ -175,11 +183,31 @@ class TopicScorer:
             prompt_name=_prompt(self.embedder, "query"),
         )
 
-    def fit(self, applicants: EmbeddedTexts, offers: EmbeddedTexts) -> TopicFit:
-        """Topic fit of every applicant to every offer."""
+    def baselines(self, offers: EmbeddedTexts) -> Baselines:
+        """The offers' calibration baselines; they depend on the offers alone."""
+        return Baselines(
+            whole=(self.reference.whole @ offers.whole.T).mean(axis=0),
+            sentences=sentence_match(self.reference, offers).mean(axis=0),
+        )
+
+    def fit(
+        self,
+        applicants: EmbeddedTexts,
+        offers: EmbeddedTexts,
+        baselines: Baselines | None = None,
+    ) -> TopicFit:
+        """Topic fit of every applicant to every offer.
+
+        ``baselines`` is ``self.baselines(offers)`` when the caller already has it (it costs a
+        reference-corpus x offers matrix, the bulk of scoring one applicant).
+        """
+        whole = applicants.whole @ offers.whole.T
+        sentences = sentence_match(applicants, offers)
+        if baselines is None:
+            baselines = self.baselines(offers)
         return TopicFit(
-            whole=applicants.whole @ offers.whole.T,
-            sentences=sentence_match(applicants, offers),
-            baseline_whole=(self.reference.whole @ offers.whole.T).mean(axis=0),
-            baseline_sentences=sentence_match(self.reference, offers).mean(axis=0),
+            whole=whole,
+            sentences=sentences,
+            baseline_whole=baselines.whole,
+            baseline_sentences=baselines.sentences,
         )

@@ -69,10 +69,14 @@ class SuggestionPublic(BaseModel):
     parts: ScoreParts
     applicant_sentence: str
     offer_sentence: str
+    rerank_explanation: str | None = Field(
+        default=None, description="features the learned re-ranker weighed most (German)"
+    )
 
 
 class ShortlistPublic(BaseModel):
     applicant_id: str
+    ranker: str = Field(description="`basis` or `rerank:<version>`: what produced this list")
     suggestions: list[SuggestionPublic]
 
 
