@@ -9,10 +9,7 @@ embedding cache is keyed by model and text, so a copy gives exactly the vectors 
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import json
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -35,6 +32,7 @@ from models import crud
 from models.db import init_db, make_engine
 from models.store import SqlEmbeddingStore
 from models.tables import MatchingRun, PlacementCreate, PlacementStatus, Role, RunStatus
+from tests.support import bearer, copy_seed
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 #: Longest a test waits for a background run to end.
@@ -123,12 +121,6 @@ def seed_database(
     return path
 
 
-def copy_seed(seed: Path, target: Path) -> str:
-    """Copy the seeded database to ``target`` and return its URL."""
-    shutil.copyfile(seed, target)
-    return f"sqlite:///{target}"
-
-
 @pytest.fixture(scope="session")
 def engine_scorer(
     tmp_path_factory: pytest.TempPathFactory, seed_database: Path, model: SentenceTransformer
@@ -155,29 +147,6 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """A client with the app started (lifespan run) and stopped afterwards."""
     with TestClient(app) as test_client:
         yield test_client
-
-
-def to_csv(records: Sequence[Record]) -> bytes:
-    """Interchange records in the CSV variant: lists as ``a;b``, languages as ``de:C2;en:B1``."""
-
-    def cell(value: Any) -> str:
-        if isinstance(value, dict):
-            return ";".join(f"{key}:{level}" for key, level in value.items())
-        if isinstance(value, list):
-            return ";".join(str(item) for item in value)
-        return "" if value is None else str(value)
-
-    columns = list(dict.fromkeys(key for record in records for key in record))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows({key: cell(value) for key, value in record.items()} for record in records)
-    return buffer.getvalue().encode("utf-8")
-
-
-def bearer(token: str | None) -> dict[str, str]:
-    """Request headers for a token (none for ``None``)."""
-    return {} if token is None else {"Authorization": f"Bearer {token}"}
 
 
 class Api:

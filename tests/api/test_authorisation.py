@@ -20,7 +20,8 @@ from api.app import create_app
 from api.settings import Settings
 from matcher.rerank import MIN_DECISIONS_PER_CLASS
 from models.tables import PlacementStatus, Role, RunStatus
-from tests.api.conftest import Api, Record, bearer, to_csv
+from tests.api.conftest import Api, Record
+from tests.support import bearer, to_csv
 
 UNAUTHENTICATED = ("no token", "garbage token", "basic auth")
 ROLES = (Role.COORDINATOR, Role.APPLICANT, Role.MENTOR)

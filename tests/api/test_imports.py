@@ -8,7 +8,8 @@ import pytest
 
 import matcher
 from models.tables import PlacementStatus
-from tests.api.conftest import Api, Record, to_csv
+from tests.api.conftest import Api, Record
+from tests.support import to_csv
 
 
 def problems(response: Any) -> set[tuple[str | None, str]]:

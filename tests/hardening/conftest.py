@@ -9,11 +9,8 @@ and tests that do not need a cold cache start from a copy of it.
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -39,6 +36,7 @@ from models import crud
 from models.db import init_db, make_engine
 from models.store import SqlEmbeddingStore
 from models.tables import Role
+from tests.support import bearer, copy_seed
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
@@ -81,24 +79,6 @@ def to_records(
         matcher.parse_records(matcher.Offer, list(offers), source="offers"),
         matcher.parse_records(matcher.Applicant, list(applicants), source="applicants"),
     )
-
-
-def to_csv(records: Sequence[Record]) -> bytes:
-    """Records in the CSV variant: lists as ``a;b``, languages as ``de:C2;en:B1``."""
-
-    def cell(value: Any) -> str:
-        if isinstance(value, dict):
-            return ";".join(f"{key}:{level}" for key, level in value.items())
-        if isinstance(value, list):
-            return ";".join(str(item) for item in value)
-        return "" if value is None else str(value)
-
-    columns = list(dict.fromkeys(key for record in records for key in record))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows({key: cell(value) for key, value in record.items()} for record in records)
-    return buffer.getvalue().encode("utf-8")
 
 
 def personal_strings(applicants: Sequence[Record]) -> dict[str, str]:
@@ -149,12 +129,6 @@ def seed_database(
     return path
 
 
-def copy_seed(seed: Path, target: Path) -> str:
-    """Copy the seeded database to ``target``; its URL."""
-    shutil.copyfile(seed, target)
-    return f"sqlite:///{target}"
-
-
 def table_counts(engine: Engine) -> dict[str, int]:
     """Rows per table."""
     with Session(engine) as session:
@@ -169,10 +143,6 @@ def issue_token(engine: Engine, role: Role = Role.COORDINATOR, **binding: Any) -
         )
         session.commit()
     return token
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # --- in-process application ---------------------------------------------------------------------

@@ -33,12 +33,10 @@ from tests.hardening.conftest import (
     HttpResponse,
     Record,
     api_routes,
-    bearer,
-    copy_seed,
     leaks,
     personal_strings,
-    to_csv,
 )
+from tests.support import bearer, copy_seed, to_csv
 
 ME, OTHER = "A-003", "A-004"
 MY_OFFER, OTHER_OFFER = "H-001", "H-002"

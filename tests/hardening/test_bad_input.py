@@ -37,8 +37,8 @@ from tests.hardening.conftest import (
     import_round,
     prepare_database,
     table_counts,
-    to_csv,
 )
+from tests.support import to_csv
 
 BASE_OFFERS: list[Record] = json.loads((FIXTURES / "offers.json").read_text("utf-8"))
 BASE_APPLICANTS: list[Record] = json.loads((FIXTURES / "applicants.json").read_text("utf-8"))

@@ -31,13 +31,12 @@ from tests.hardening.conftest import (
     HttpResponse,
     Record,
     Server,
-    copy_seed,
     feasible_copy,
     import_round,
     issue_token,
     prepare_database,
-    to_csv,
 )
+from tests.support import copy_seed, to_csv
 
 RACERS = 50
 #: Worker threads of the interleaving test: several decisions in flight, still bounded.

@@ -30,12 +30,12 @@ from tests.hardening.conftest import (
     HttpClient,
     Record,
     Server,
-    copy_seed,
     issue_token,
     leaks,
     personal_strings,
     prepare_database,
 )
+from tests.support import copy_seed
 
 TARGET = "A-003"
 

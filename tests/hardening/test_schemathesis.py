@@ -38,12 +38,11 @@ from models.store import SqlEmbeddingStore
 from tests.hardening.conftest import (
     Record,
     api_routes,
-    bearer,
-    copy_seed,
     import_round,
     issue_token,
     prepare_database,
 )
+from tests.support import bearer, copy_seed
 
 #: Examples per operation: enough to reach every branch of the small handlers while the whole
 #: module stays well below two minutes. Shrinking is off for the same reason (a failure is

@@ -1,0 +1,41 @@
+"""Helpers shared by the API and hardening test suites (plain functions, no fixtures)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+Record = dict[str, Any]
+
+
+def to_csv(records: Sequence[Record]) -> bytes:
+    """Interchange records in the CSV variant: lists as ``a;b``, languages as ``de:C2;en:B1``."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, dict):
+            return ";".join(f"{key}:{level}" for key, level in value.items())
+        if isinstance(value, list):
+            return ";".join(str(item) for item in value)
+        return "" if value is None else str(value)
+
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows({key: cell(value) for key, value in record.items()} for record in records)
+    return buffer.getvalue().encode("utf-8")
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    """Request headers for a token (none for ``None``)."""
+    return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+
+def copy_seed(seed: Path, target: Path) -> str:
+    """Copy a seeded database file to ``target``; its URL."""
+    shutil.copyfile(seed, target)
+    return f"sqlite:///{target}"
