@@ -5,8 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sentence_transformers import SentenceTransformer
 
 import matcher
@@ -17,6 +22,7 @@ from api.runs import RunManager, fail_interrupted_runs
 from api.settings import Settings, get_settings
 from api.web import router as web_router
 from models.db import init_db, make_engine
+from models.health import DatabaseUnavailable, check_writable, missing_tables
 from models.store import SqlEmbeddingStore
 
 DESCRIPTION = """
@@ -25,8 +31,13 @@ Matches Berlin administration staff with host offers in partner cities (Hospitat
 Authenticate with `Authorization: Bearer <token>`; the first coordinator token comes from
 `matcher users create --role coordinator`. Roles: **coordinator** (everything under
 `/api/rounds`, tokens), **applicant** (`/api/me/suggestions`), **mentor** (`/api/mentor/...`).
-Errors are JSON: `{"detail": "...", "errors": [{"field": "...", "message": "..."}]}`.
+Errors are JSON: `{"detail": "...", "errors": [{"field": "...", "message": "..."}], "total": 1}`;
+every response carries `X-Request-ID`. A busy, read-only or missing database answers 503 with
+`Retry-After`. `/api/health/live`: the process answers; `/api/health/ready`: it can write.
 """
+#: Swagger UI's and ReDoc's files, from an installed package: /docs works without a CDN.
+DOCS_FILES = files("fastapi_offline") / "static"
+DOCS_STATIC = "/docs-static"
 
 
 def create_app(
@@ -37,7 +48,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
         init_db(engine)
         fail_interrupted_runs(engine)
         embedder = matcher.Embedder(
@@ -55,17 +66,71 @@ def create_app(
         engine.dispose()
 
     app = FastAPI(
-        title="Hospitation Matcher", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+        title="Hospitation Matcher",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.dependency_overrides[get_settings] = lambda: settings
-    install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
+    install_error_handlers(app, busy_timeout=settings.db_busy_timeout)
     for module in (rounds, records, shortlists, runs, placements, me, accounts, ranker):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(web_router)
+    _add_health(app)
+    _add_docs(app)
+    return app
 
-    @app.get("/api/health", tags=["Betrieb"])
-    def health() -> dict[str, str]:
+
+def _add_health(app: FastAPI) -> None:
+    """Liveness (the process answers) and readiness (the database takes writes, schema current)."""
+
+    @app.get("/api/health/live", tags=["Betrieb"])
+    @app.get("/api/health", tags=["Betrieb"], summary="Alias of /api/health/live")
+    def live() -> dict[str, str]:
+        """Answers while the process runs; touches nothing else (for restarts by a supervisor)."""
         return {"status": "ok"}
 
-    return app
+    @app.get(
+        "/api/health/ready",
+        tags=["Betrieb"],
+        responses={503: {"description": "not ready: database busy, read-only, gone or outdated"}},
+    )
+    def ready(request: Request) -> Any:
+        """200 only if the database takes a write now (rolled back) and has every table."""
+        engine = request.app.state.engine
+        check_writable(engine)  # raises: answered 503 by the database handlers
+        missing = missing_tables(engine)
+        if missing:
+            raise DatabaseUnavailable(
+                f"Das Datenbankschema ist veraltet (fehlt: {', '.join(missing)})."
+            )
+        return JSONResponse({"status": "ready"}, headers={"Cache-Control": "no-store"})
+
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs and /redoc with their scripts served by this app, not fetched from a CDN."""
+    app.mount(DOCS_STATIC, StaticFiles(directory=str(DOCS_FILES)), name="docs-static")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} – API",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} – API",
+            redoc_js_url=f"{DOCS_STATIC}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_STATIC}/favicon.png",
+            with_google_fonts=False,
+        )

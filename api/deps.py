@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -20,8 +23,25 @@ from models.schemas import MAX_ROW_ID
 from models.tables import Role
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def _plain_digits(value: object) -> object:
+    """Numbers in a URL are ASCII digits only: ``int()`` would read "1_0" as 10, " 7" as 7."""
+    if isinstance(value, str) and _DIGITS.fullmatch(value) is None:
+        raise PydanticCustomError(
+            "digits_only",
+            "Nur Ziffern 0–9 erlaubt (höchstens 19), erhalten: „{value}“.",
+            {"value": value[:40]},
+        )
+    return value
+
+
+#: Put in front of ``int`` in a path or query parameter: refuses "1_0", "+1", " 1", "1e3".
+PlainDigits = BeforeValidator(_plain_digits)
 #: A row id in a path: 1 … 2**63 - 1, so SQLite never sees a number it cannot store.
-IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+IdPath = Annotated[int, PlainDigits, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def get_engine(request: Request) -> Engine:

@@ -8,7 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matcher.embedding import DEFAULT_MODEL
-from models.db import DEFAULT_DATABASE_URL
+from models.db import DEFAULT_BUSY_TIMEOUT, DEFAULT_DATABASE_URL
 
 
 class Settings(BaseSettings):
@@ -23,6 +23,13 @@ class Settings(BaseSettings):
         default=DEFAULT_MODEL,
         description="Embedding model: the bundled default, a sentence-transformers model "
         "name already installed, or a local model directory.",
+    )
+    db_busy_timeout: float = Field(
+        default=DEFAULT_BUSY_TIMEOUT,
+        gt=0,
+        le=60,
+        description="Seconds a request waits for a locked SQLite database before it answers "
+        "503 with Retry-After.",
     )
     top_k: int = Field(default=5, ge=1, le=100, description="Default shortlist length.")
 

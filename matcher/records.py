@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
@@ -64,9 +65,22 @@ def _language_code(value: Any) -> str:
     return value.strip().lower()
 
 
+#: C0 controls except tab/LF/CR, DEL, C1 controls and lone UTF-16 surrogates: the same rule as
+#: ``models.text`` (which the engine may not import). Surrogates cannot be stored or exported.
+_UNSAFE_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _text(value: Any) -> Any:
-    """Strip surrounding whitespace so that whitespace-only text counts as empty."""
-    return value.strip() if isinstance(value, str) else value
+    """Strip surrounding whitespace (blank text counts as empty); refuse control characters."""
+    if not isinstance(value, str):
+        return value
+    found = _UNSAFE_CHARACTERS.search(value)
+    if found is not None:
+        raise ValueError(
+            f"Unzulässiges Zeichen U+{ord(found.group()):04X} an Stelle {found.start() + 1}: "
+            "erlaubt sind druckbare Zeichen, Tabulator und Zeilenumbruch."
+        )
+    return value.strip()
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
@@ -295,6 +309,18 @@ def _csv_records(
         )
     records = []
     for row in reader:
+        if None in row:  # DictReader files surplus cells under the key None
+            raise InvalidRecordsError(
+                [
+                    RecordProblem(
+                        source,
+                        reader.line_num,
+                        None,
+                        "",
+                        f"Zeile {reader.line_num} hat mehr Zellen als die Kopfzeile.",
+                    )
+                ]
+            )
         cells = {(key or "").strip(): (value or "").strip() for key, value in row.items()}
         records.append(
             {field: _csv_value(field, cell) for field, cell in cells.items() if field and cell}

@@ -8,13 +8,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StrictBool
+from pydantic_core import PydanticCustomError
 
 from models.tables import MentorDecision, PlacementStatus, Role, RoundStatus, RunStatus
+from models.text import Name, SafeText
 
 #: Row ids as SQLite stores them (signed 64 bit); larger numbers are input errors, not crashes.
 MAX_ROW_ID = 2**63 - 1
-RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+RowId = Annotated[int, Strict(), Field(ge=1, le=MAX_ROW_ID)]
 
 
 class RoundSummary(BaseModel):
@@ -120,13 +122,13 @@ class Decision(BaseModel):
         json_schema_extra={"examples": [{"reason": "Passt fachlich, Mentorin einverstanden"}]}
     )
 
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: SafeText | None = Field(default=None, max_length=2000)
 
 
 class BulkDecision(BaseModel):
     placement_id: RowId
     decision: Literal["confirm", "reject"]
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: SafeText | None = Field(default=None, max_length=2000)
 
 
 class BulkDecisions(BaseModel):
@@ -138,9 +140,9 @@ class ManualPlacement(BaseModel):
         json_schema_extra={"examples": [{"applicant_id": "A-001", "offer_id": "H-013"}]}
     )
 
-    applicant_id: str = Field(min_length=1, max_length=500)
-    offer_id: str = Field(min_length=1, max_length=500)
-    reason: str | None = Field(default=None, max_length=2000)
+    applicant_id: SafeText = Field(min_length=1, max_length=500)
+    offer_id: SafeText = Field(min_length=1, max_length=500)
+    reason: SafeText | None = Field(default=None, max_length=2000)
 
 
 class PlacementView(BaseModel):
@@ -170,6 +172,16 @@ class AuditEntryPublic(BaseModel):
     created_at: datetime
 
 
+def _distinct(values: list[str]) -> list[str]:
+    """Each offer once: a token bound twice to one offer is a typing slip, not a wish."""
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise PydanticCustomError(
+            "ids_repeated", "Mehrfach angegeben: {ids}.", {"ids": ", ".join(repeated)}
+        )
+    return values
+
+
 class AccountCreate(BaseModel):
     """A new token: coordinators need nothing else; applicants one applicant, mentors offers."""
 
@@ -182,10 +194,12 @@ class AccountCreate(BaseModel):
     )
 
     role: Role
-    label: str = Field(min_length=1, max_length=200)
+    label: Name
     round_id: RowId | None = None
-    applicant_id: str | None = Field(default=None, max_length=500)
-    offer_ids: list[str] = Field(default_factory=list, max_length=100)
+    applicant_id: SafeText | None = Field(default=None, max_length=500)
+    offer_ids: Annotated[list[SafeText], AfterValidator(_distinct)] = Field(
+        default_factory=list, max_length=100
+    )
 
 
 class AccountIssued(BaseModel):
@@ -209,7 +223,7 @@ class RankerStatus(BaseModel):
 class RankerSwitch(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"enabled": False}]})
 
-    enabled: bool
+    enabled: StrictBool = Field(description='true or false; no strings like "yes"')
 
 
 class AccountPublic(BaseModel):
@@ -254,4 +268,7 @@ class ErrorDetail(BaseModel):
     """Every error response: a German message and, for input errors, one entry per field."""
 
     detail: str
-    errors: list[dict[str, Any]] = Field(default_factory=list)
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="the first 100 problems, each with field and message"
+    )
+    total: int = Field(default=0, description="how many problems there were in all")

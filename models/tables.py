@@ -17,6 +17,8 @@ from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, Uniq
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from models.text import Name
+
 
 class RoundStatus(StrEnum):
     """Lifecycle of a matching round."""
@@ -103,7 +105,7 @@ class RoundBase(SQLModel):
 
 
 class RoundCreate(RoundBase):
-    pass
+    name: Name  # stricter than the column: no control characters, not blank
 
 
 class Round(RoundBase, table=True):

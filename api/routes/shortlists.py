@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api import services, shortlists
-from api.deps import CoordinatorDep, IdPath, ScorerDep, SessionDep, SettingsDep
+from api.deps import CoordinatorDep, IdPath, PlainDigits, ScorerDep, SessionDep, SettingsDep
 from models.schemas import CandidateListPublic, ShortlistPublic
 
 router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Shortlists"])
 
-TopK = Annotated[int | None, Query(ge=1, le=100, description="length; default MATCHER_TOP_K")]
+TopK = Annotated[
+    int | None, PlainDigits, Query(ge=1, le=100, description="length; default MATCHER_TOP_K")
+]
 
 
 @router.get("/applicants/{applicant_id}/shortlist")
