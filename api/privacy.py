@@ -1,14 +1,22 @@
 """Personal data (GDPR): what is stored about one applicant, and forgetting them.
 
-Applicants' names, e-mails and motivations are personal data. Deleting an applicant removes the
-profile, the cached embeddings of their texts, their placements and their tokens; the audit log
-keeps its entries, which hold only row ids, never names or texts.
+Applicants' names, e-mails and motivations are personal data. The access export lists every
+table that mentions the person: the profile, placements, tokens, audit entries and the stored
+results of batch runs. Erasure removes the profile, the cached embeddings of their texts, their
+placements and tokens (ON DELETE CASCADE) and their public id from every stored run result. The
+audit log keeps its entries under the applicant's row id, a pseudonym once the row is gone (row
+ids are never reused), without the free-text reasons written about them.
+
+Deleted rows must not stay readable on disk either: SQLite runs with ``secure_delete=ON`` (freed
+space is zeroed) and ``wipe_erased`` empties the write-ahead log afterwards, which otherwise
+keeps the pages as they were before the delete.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api import services
@@ -16,7 +24,11 @@ from api.auth import Principal
 from matcher import TopicScorer
 from matcher.text import applicant_texts
 from models import crud
-from models.tables import Applicant, AuditEntry, PlacementStatus
+from models.health import truncate_wal
+from models.tables import Applicant, AuditEntry, MatchingRun, PlacementStatus
+
+#: Lists of a run result whose entries name one applicant each (``{"applicant_id": ...}``).
+_RESULT_LISTS = ("proposals", "pinned", "unplaced")
 
 
 def personal_data(session: Session, round_id: int, applicant_id: str) -> dict[str, Any]:
@@ -50,8 +62,38 @@ def personal_data(session: Session, round_id: int, applicant_id: str) -> dict[st
             }
             for e in crud.audit_of_applicant(session=session, applicant_id=row_id)
         ],
+        "run_results": [
+            {"run_id": run.id, "created_at": run.created_at.isoformat(), **entries}
+            for run in crud.list_runs(session=session, round_id=round_id)
+            if (entries := _entries_of(run, applicant_id))
+        ],
         "embeddings": "Vektoren der Texte im Cache (werden beim Löschen entfernt)",
     }
+
+
+def _entries_of(run: MatchingRun, applicant_id: str) -> dict[str, Any]:
+    """What one run's stored result says about the applicant: by list, and offers as alternate."""
+    result = run.result or {}
+    entries: dict[str, Any] = {
+        name: [e for e in result.get(name, []) if e.get("applicant_id") == applicant_id]
+        for name in _RESULT_LISTS
+    }
+    entries["alternate_for"] = sorted(
+        offer for offer, ids in result.get("alternates", {}).items() if applicant_id in ids
+    )
+    return {name: value for name, value in entries.items() if value}
+
+
+def _without(result: dict[str, Any], applicant_id: str) -> dict[str, Any]:
+    """A copy of a run result that no longer names the applicant anywhere."""
+    cleaned = dict(result)
+    for name in _RESULT_LISTS:
+        cleaned[name] = [e for e in result.get(name, []) if e.get("applicant_id") != applicant_id]
+    cleaned["alternates"] = {
+        offer: [i for i in ids if i != applicant_id]
+        for offer, ids in result.get("alternates", {}).items()
+    }
+    return cleaned
 
 
 def forget_embeddings(session: Session, scorer: TopicScorer, row: Applicant) -> None:
@@ -64,7 +106,7 @@ def forget_embeddings(session: Session, scorer: TopicScorer, row: Applicant) -> 
 def forget_applicant(
     session: Session, scorer: TopicScorer, round_id: int, applicant_id: str, principal: Principal
 ) -> None:
-    """Delete the applicant, their embeddings, placements and tokens (the caller commits)."""
+    """Delete the applicant and every trace of them (the caller commits, then ``wipe_erased``)."""
     row = services.require_applicant(session, round_id, applicant_id)
     row_id = services.row_id(row.id)
     had_place = any(
@@ -72,6 +114,13 @@ def forget_applicant(
         for p in crud.placements_of_applicant(session=session, applicant_id=row_id)
     )
     forget_embeddings(session, scorer, row)
+    for run in crud.list_runs(session=session, round_id=round_id):
+        if run.result and _entries_of(run, applicant_id):
+            run.result = _without(run.result, applicant_id)  # a new dict: the JSON column saves
+            session.add(run)
+    for entry in crud.audit_of_applicant(session=session, applicant_id=row_id):
+        entry.reason = None  # free text about the person; the row id stays as the pseudonym
+        session.add(entry)
     crud.add_audit(
         session=session,
         entry=AuditEntry(
@@ -83,3 +132,9 @@ def forget_applicant(
         ),
     )
     session.delete(row)  # placements and tokens follow by ON DELETE CASCADE
+
+
+def wipe_erased(session: Session) -> None:
+    """After the erasure is committed: fold the WAL into the zeroed file and empty it."""
+    bind = session.get_bind()
+    truncate_wal(bind if isinstance(bind, Engine) else bind.engine)

@@ -148,6 +148,7 @@ def delete_applicant(
     with lock:
         privacy.forget_applicant(session, scorer, round_id, applicant_id, principal)
         session.commit()
+    privacy.wipe_erased(session)
 
 
 @router.get("/applicants/{applicant_id}/personal-data")

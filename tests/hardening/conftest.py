@@ -43,7 +43,7 @@ FIXTURES = ROOT / "fixtures"
 MATCHER_BIN = ROOT / ".venv" / "bin" / "matcher"
 #: Longest a test waits for a background run to end.
 RUN_TIMEOUT_SECONDS = 90.0
-#: Longest a server subprocess may take to answer /api/health (it loads the model first).
+#: Longest a server subprocess may take to answer /api/health/live (it loads the model first).
 SERVER_START_SECONDS = 90.0
 FINAL_RUN_STATES = frozenset({"done", "failed", "cancelled"})
 
@@ -249,7 +249,7 @@ def started(app_settings: Settings, model: SentenceTransformer) -> Iterator[App]
 
 
 def api_routes(app: FastAPI) -> list[tuple[str, str]]:
-    """Every (method, path) under /api/ of the app, /api/health aside, sorted.
+    """Every (method, path) under /api/ of the app, the open /api/health* aside, sorted.
 
     Walks ``app.routes`` and the routers included into it (newer FastAPI keeps included routers
     as one entry each, whose ``effective_route_contexts()`` yields the routes with full paths).
@@ -273,7 +273,7 @@ def api_routes(app: FastAPI) -> list[tuple[str, str]]:
     return sorted(
         (method, path)
         for method, path in found
-        if path.startswith("/api/") and path != "/api/health"
+        if path.startswith("/api/") and not path.startswith("/api/health")
     )
 
 
@@ -290,8 +290,15 @@ def free_port() -> int:
 class Server:
     """``matcher serve`` in a subprocess on 127.0.0.1, its output captured to files."""
 
-    def __init__(self, database_url: str, log_dir: Path, name: str = "server") -> None:
+    def __init__(
+        self,
+        database_url: str,
+        log_dir: Path,
+        name: str = "server",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.database_url = database_url
+        self.extra_env = env or {}
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.stdout_path = log_dir / f"{name}-{self.port}.out"
@@ -305,6 +312,7 @@ class Server:
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         }
         command = [str(MATCHER_BIN), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
@@ -322,7 +330,7 @@ class Server:
                         f"server exited with {self.process.returncode}: {self.output}"
                     )
                 try:
-                    if client.get("/api/health").status_code == 200:
+                    if client.get("/api/health/live").status_code == 200:
                         return
                 except httpx.TransportError:
                     pass
