@@ -15,7 +15,6 @@ descriptors stay writable too.)
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import stat
@@ -157,5 +156,5 @@ def test_replaced_database_is_not_written_either(
     path, token = database
     with server.client() as client:
         shutil.copyfile(path, tmp_path / "restored.db")
-        os.replace(tmp_path / "restored.db", path)  # a new inode under the old name
+        (tmp_path / "restored.db").replace(path)  # a new inode under the old name
         assert_unavailable(create_round(client, token, "falsche Datei"), "ersetzt")
