@@ -29,6 +29,9 @@ demo: $(STAMP) ## Load the bundled sample round, embed, assign and print the pro
 test: $(STAMP) ## Run the test suite (offline, real default model)
 	$(BIN)/pytest
 
+screenshots: $(STAMP) ## Refresh the README's screenshots (docs/screenshots) with the browser tests
+	MATCHER_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/web -q
+
 bench: $(STAMP) ## Measure quality, speed and scale; writes BENCHMARKS.md and plots
 	$(BIN)/python -m benchmarks
 
@@ -44,4 +47,4 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 clean: ## Remove the virtualenv, caches and the demo database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache matcher.db
 
-.PHONY: help install demo test bench lint format clean
+.PHONY: help install demo test screenshots bench lint format clean

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
 import socket
@@ -39,7 +40,9 @@ from models.tables import Role
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: ``make screenshots`` sets this to docs/screenshots; otherwise they go to a temporary folder,
+#: so a test run never rewrites tracked files.
+SCREENSHOT_DIR_VARIABLE = "MATCHER_SCREENSHOT_DIR"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -248,10 +251,22 @@ def login(page: Page, site: Site, token: str) -> None:
     page.locator("main h1").wait_for()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def screenshot_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``$MATCHER_SCREENSHOT_DIR`` if set, else a folder under pytest's temporary directory."""
+    configured = os.environ.get(SCREENSHOT_DIR_VARIABLE)
+    folder = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
+    os.environ[SCREENSHOT_DIR_VARIABLE] = str(folder)
+    yield folder
+    if configured is None:
+        del os.environ[SCREENSHOT_DIR_VARIABLE]
+
+
 def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page screenshot to docs/screenshots/<name>.png (overwritten every run)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """Save a full-page screenshot as <name>.png in the session's screenshot folder."""
+    folder = Path(os.environ[SCREENSHOT_DIR_VARIABLE])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     # The page, not a passing notice: hide the toast that may still cover part of it.
     page.evaluate("document.getElementById('toast')?.classList.remove('toast--visible')")
     page.screenshot(path=str(path), full_page=True, animations="disabled")
