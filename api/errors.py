@@ -28,11 +28,12 @@ import logging
 import math
 import traceback
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import MutableHeaders
@@ -136,10 +137,10 @@ _DATABASE_MESSAGES = (
 )
 
 
-def _database_unavailable(retry_after: int) -> Any:
+def _database_unavailable(retry_after: int) -> Callable[[Request, Exception], Awaitable[Response]]:
     """503 with ``Retry-After``: the request was fine, the database could not take it now."""
 
-    async def handler(_: Request, error: Exception) -> JSONResponse:
+    async def handler(_: Request, error: Exception) -> Response:
         if isinstance(error, DatabaseUnavailable):
             detail = error.detail
         else:
@@ -195,7 +196,7 @@ def _log_unexpected(error: BaseException, request_id: str, scope: Scope) -> None
     route = getattr(scope.get("route"), "path", "?")  # the template, not the ids in the URL
     chain: list[str] = []
     current: BaseException | None = error
-    while current is not None:
+    while current is not None and len(chain) < 10:  # a bounded walk: chains can loop
         frames = "".join(traceback.format_list(traceback.extract_tb(current.__traceback__)))
         chain.append(f"{type(current).__module__}.{type(current).__qualname__}\n{frames}")
         current = current.__cause__ or current.__context__

@@ -295,6 +295,21 @@ def path_and_query_cases() -> Iterator[Case]:
             f"/api/rounds/{ROUND}/placements/{bad}/confirm",
             field="placement_id",
         )
+    for label, bad in (
+        ("nul", "A-0%0011"),
+        ("surrogate-bytes", "A-%ED%A0%80"),
+        ("invalid-utf8", "A-%FF%FE"),
+        ("escape", "A-%1B%5B31m"),
+        ("ten-thousand-chars", "A" * 10_000),
+        ("dot-dot", "..%2F..%2Fetc%2Fpasswd"),
+    ):
+        for method, suffix in (("GET", ""), ("DELETE", ""), ("GET", "/shortlist")):
+            yield Case(
+                f"path-applicant-id-{label}-{method}{suffix.replace('/', '-')}",
+                method,
+                f"/api/rounds/{ROUND}/applicants/{bad}{suffix}",
+                statuses=frozenset({404, 422}),
+            )
     shortlist = f"/api/rounds/{ROUND}/applicants/{APPLICANT['id']}/shortlist"
     for value in ("1_0", "+5", "abc", "0", "101", "1.5", " 5", "٥"):
         yield Case(
