@@ -40,6 +40,21 @@ def _plain_digits(value: object) -> object:
 
 #: Put in front of ``int`` in a path or query parameter: refuses "1_0", "+1", " 1", "1e3".
 PlainDigits = BeforeValidator(_plain_digits)
+
+
+def _true_or_false(value: object) -> object:
+    """A switch in a URL is ``true`` or ``false``; "yes", "on" and "1" are guesses, not input."""
+    if isinstance(value, str) and value not in {"true", "false"}:
+        raise PydanticCustomError(
+            "true_or_false",
+            "Nur „true“ oder „false“ erlaubt, erhalten: „{value}“.",
+            {"value": value[:40]},
+        )
+    return value
+
+
+#: Put in front of ``bool`` in a query parameter.
+PlainBool = BeforeValidator(_true_or_false)
 #: A row id in a path: 1 … 2**63 - 1, so SQLite never sees a number it cannot store.
 IdPath = Annotated[int, PlainDigits, Path(ge=1, le=MAX_ROW_ID)]
 

@@ -7,7 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api import services, shortlists
-from api.deps import CoordinatorDep, IdPath, PlainDigits, ScorerDep, SessionDep, SettingsDep
+from api.deps import (
+    CoordinatorDep,
+    IdPath,
+    PlainBool,
+    PlainDigits,
+    ScorerDep,
+    SessionDep,
+    SettingsDep,
+)
 from models.schemas import CandidateListPublic, ShortlistPublic
 
 router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Shortlists"])
@@ -27,7 +35,9 @@ def applicant_shortlist(
     _: CoordinatorDep,
     top_k: TopK = None,
     topic_only: Annotated[
-        bool, Query(description="every offer by topic fit alone, marked feasible or not")
+        bool,
+        PlainBool,
+        Query(description="every offer by topic fit alone, marked feasible or not"),
     ] = False,
 ) -> ShortlistPublic:
     """Best feasible offers with score, score parts and the German explanation."""

@@ -315,6 +315,15 @@ def path_and_query_cases() -> Iterator[Case]:
         yield Case(
             f"query-top-k-{value!r}", "GET", shortlist, {"params": {"top_k": value}}, "top_k"
         )
+    for value in ("yes", "on", "1", "True", "wahr"):
+        yield Case(
+            f"query-topic-only-{value!r}",
+            "GET",
+            shortlist,
+            {"params": {"topic_only": value}},
+            field="topic_only",
+            message="Nur „true“ oder „false“",
+        )
     for value in ("unbekannt", "CONFIRMED", "confirmed\x00"):
         yield Case(
             f"query-status-{value!r}",
