@@ -22,6 +22,8 @@ from fastapi.testclient import TestClient
 from sentence_transformers import SentenceTransformer
 
 from api.app import create_app
+from matcher import records as matcher_records
+from models.text import UNSAFE_CHARACTERS
 from api.settings import Settings
 from tests.hardening.conftest import FIXTURES, App, Record
 from tests.support import to_csv
@@ -398,6 +400,11 @@ CASES: list[Case] = [
 def test_the_table_is_large_and_its_ids_unique() -> None:
     assert len(CASES) >= 150, len(CASES)
     assert len({case.id for case in CASES}) == len(CASES)
+
+
+def test_engine_and_request_fields_apply_one_character_rule() -> None:
+    """The engine may not import ``models``, so the rule is written twice: it must not drift."""
+    assert matcher_records._UNSAFE_CHARACTERS.pattern == UNSAFE_CHARACTERS.pattern
 
 
 @pytest.fixture(scope="module")
