@@ -22,9 +22,9 @@ from fastapi.testclient import TestClient
 from sentence_transformers import SentenceTransformer
 
 from api.app import create_app
+from api.settings import Settings
 from matcher import records as matcher_records
 from models.text import UNSAFE_CHARACTERS
-from api.settings import Settings
 from tests.hardening.conftest import FIXTURES, App, Record
 from tests.support import to_csv
 
