@@ -13,7 +13,7 @@ import matcher
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.limits import BodySizeLimit
 from api.routes import accounts, me, placements, ranker, records, rounds, runs, shortlists
-from api.runs import RunManager, fail_interrupted_runs
+from api.runs import RunManager, fail_expired_runs
 from api.settings import Settings, get_settings
 from api.web import router as web_router
 from models.db import init_db, make_engine
@@ -39,7 +39,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         init_db(engine)
-        fail_interrupted_runs(engine)
+        fail_expired_runs(engine)
         embedder = matcher.Embedder(
             model or matcher.load_model(settings.model),
             SqlEmbeddingStore(engine),
@@ -49,7 +49,9 @@ def create_app(
         app.state.engine = engine
         app.state.scorer = scorer
         app.state.write_lock = threading.Lock()
-        app.state.runs = RunManager(engine, scorer, app.state.write_lock)
+        app.state.runs = RunManager(
+            engine, scorer, app.state.write_lock, lease_seconds=settings.run_lease_seconds
+        )
         yield
         app.state.runs.shutdown()
         engine.dispose()

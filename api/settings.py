@@ -25,6 +25,13 @@ class Settings(BaseSettings):
         "name already installed, or a local model directory.",
     )
     top_k: int = Field(default=5, ge=1, le=100, description="Default shortlist length.")
+    run_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How long a batch run stays claimed without a heartbeat (renewed every "
+        "third of it); a run whose process died is failed by another process after this.",
+    )
 
 
 @lru_cache
