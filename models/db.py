@@ -199,8 +199,8 @@ def init_db(engine: Engine) -> None:
         )
 
 
-def upgrade_db(engine: Engine) -> tuple[str | None, str]:
-    """Migrate the database to the newest revision; (revision before, revision after).
+def upgrade_db(engine: Engine, target: str = "head") -> tuple[str | None, str | None]:
+    """Migrate the database to ``target`` (the newest revision); (revision before, after).
 
     A database from before migrations is taken to be at ``FIRST_REVISION`` (which reproduces
     that schema) and upgraded from there; an empty one is created.
@@ -210,8 +210,8 @@ def upgrade_db(engine: Engine) -> tuple[str | None, str]:
         before, has_tables = _schema_state(connection)
         if before is None and has_tables:
             command.stamp(_config(connection), FIRST_REVISION)
-        _migrate(connection, "head")
-    return before, head_revision()
+        _migrate(connection, target)
+    return before, current_revision(engine)
 
 
 def new_revision(message: str, directory: Path) -> Path:
@@ -236,10 +236,3 @@ def new_revision(message: str, directory: Path) -> Path:
             engine.dispose()
     assert written is not None and not isinstance(written, list)
     return Path(written.path)
-
-
-def all_tables_dropped(engine: Engine) -> None:
-    """Drop every table, the revision table included (for tests and ``matcher demo --reset``)."""
-    SQLModel.metadata.drop_all(engine)
-    with engine.begin() as connection:
-        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
