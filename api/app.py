@@ -16,7 +16,7 @@ from api.routes import accounts, me, placements, ranker, records, rounds, runs, 
 from api.runs import RunManager, fail_expired_runs
 from api.settings import Settings, get_settings
 from api.web import router as web_router
-from models.db import init_db, make_engine
+from models.db import SchemaOutdatedError, init_db, make_engine
 from models.store import SqlEmbeddingStore
 
 DESCRIPTION = """
@@ -37,16 +37,20 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
-        init_db(engine)
+        engine = make_engine(settings.database_url, settings.pool)
+        try:
+            init_db(engine)  # refuses an outdated schema: SchemaOutdatedError names the command
+        except SchemaOutdatedError:
+            engine.dispose()
+            raise
         fail_expired_runs(engine)
+        store = SqlEmbeddingStore(engine)
         embedder = matcher.Embedder(
-            model or matcher.load_model(settings.model),
-            SqlEmbeddingStore(engine),
-            model_name=settings.model,
+            model or matcher.load_model(settings.model), store, model_name=settings.model
         )
         scorer = matcher.TopicScorer(embedder)
         app.state.engine = engine
+        app.state.store = store
         app.state.scorer = scorer
         app.state.write_lock = threading.Lock()
         app.state.runs = RunManager(

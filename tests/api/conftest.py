@@ -40,6 +40,7 @@ from models.tables import (
     RunStatus,
     utc_now,
 )
+from tests.conftest import Databases
 from tests.support import bearer, copy_seed
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -140,9 +141,13 @@ def engine_scorer(
 
 
 @pytest.fixture
-def api_settings(tmp_path: Path, seed_database: Path) -> Settings:
-    """Settings of one test: its own database file (a copy of the seeded one)."""
-    return Settings(database_url=copy_seed(seed_database, tmp_path / "api.db"))
+def api_settings(
+    tmp_path: Path, seed_database: Path, backend: str, databases: Databases
+) -> Iterator[Settings]:
+    """Settings of one test: its own database (a copy of the seeded one) on ``backend``."""
+    url = databases.create(backend, tmp_path, seed=seed_database)
+    yield Settings(database_url=url)
+    databases.drop(url)
 
 
 @pytest.fixture

@@ -13,6 +13,10 @@ import matcher
 from api import services
 from models.tables import PlacementStatus, Role
 from tests.api.conftest import Api, Record, sample_records
+from tests.conftest import BACKENDS
+
+#: Journeys and integrity rules hold on both backends.
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 
 def by_id(records: list[Record]) -> dict[str, Record]:

@@ -25,6 +25,7 @@ from sqlmodel import Session
 from api import services
 from models import crud
 from models.tables import PlacementCreate, PlacementStatus
+from tests.conftest import BACKENDS, Databases
 from tests.hardening.conftest import (
     App,
     Coordinator,
@@ -36,7 +37,10 @@ from tests.hardening.conftest import (
     issue_token,
     prepare_database,
 )
-from tests.support import copy_seed, to_csv
+from tests.support import to_csv
+
+#: The races run against both backends (the arena is one per module and backend).
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True, scope="module")
 
 RACERS = 50
 #: Worker threads of the interleaving test: several decisions in flight, still bounded.
@@ -104,9 +108,11 @@ def arena(
     seed_database: Path,
     sample_offers: list[Record],
     sample_applicants: list[Record],
+    backend: str,
+    databases: Databases,
 ) -> Iterator[Arena]:
     folder = tmp_path_factory.mktemp("concurrency")
-    url = copy_seed(seed_database, folder / "api.db")
+    url = databases.create(backend, folder, seed=seed_database)
     engine = prepare_database(url)
     # Texts come from the sample, so every embedding is already cached in the seed.
     race_offer = feasible_copy(sample_offers[0], id="O-RACE", capacity=1, **WIDE_OFFER)
@@ -144,6 +150,7 @@ def arena(
     finally:
         server.stop()
         engine.dispose()
+        databases.drop(url)
 
 
 def all_at_once(count: int, action: Callable[[int], T]) -> list[T]:
