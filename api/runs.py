@@ -184,22 +184,7 @@ class RunManager:
                     raise RunCancelled
                 fresh = services.load_round(session, run.round_id)
                 if fresh == state:
-                    self._check_cancel(session, run)
-                    ids = services.store_proposals(
-                        session, run.round_id, state, assignment, run_id=run.id
-                    )
-                    result = _result(assignment, ids, scores.feasibility.free_places.sum())
-                    result["ranker"] = ranker.name
-                    self._write(
-                        session,
-                        run,
-                        status=RunStatus.DONE,
-                        stage="fertig",
-                        progress=1.0,
-                        result=result,
-                        finished_at=utc_now(),
-                    )
-                    session.commit()
+                    self._store(session, run, state, assignment, scores, ranker.name)
                     return
                 session.rollback()  # let go of the lock while solving again
             # Decisions or records changed while this run was computing: solve on the new state.
@@ -207,6 +192,32 @@ class RunManager:
             scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
             assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
         raise RuntimeError("Die Runde änderte sich während jeder Berechnung; bitte erneut starten.")
+
+    def _store(
+        self,
+        session: Session,
+        run: MatchingRun,
+        state: services.RoundState,
+        assignment: Assignment,
+        scores: matcher.PairScores,
+        ranker: str,
+    ) -> None:
+        """Write the proposals and the run's result in one transaction (under the lock)."""
+        self._check_cancel(session, run)
+        ids = services.store_proposals(session, run.round_id, state, assignment, run_id=run.id)
+        # A forced capacity cut can leave an offer with more guests than places: none is free.
+        free = scores.feasibility.free_places.clip(min=0).sum()
+        result = {**_result(assignment, ids, free), "ranker": ranker}
+        self._write(
+            session,
+            run,
+            status=RunStatus.DONE,
+            stage="fertig",
+            progress=1.0,
+            result=result,
+            finished_at=utc_now(),
+        )
+        session.commit()
 
     def _stage(self, session: Session, run: MatchingRun, stage: str, progress: float) -> None:
         self._check_cancel(session, run)
