@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(default=5, ge=1, le=100, description="Default shortlist length.")
     run_lease_seconds: float = Field(
-        default=30.0,
+        default=60.0,
         gt=0,
         le=3600,
         description="How long a batch run stays claimed without a heartbeat (renewed every "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, update
 
 from models.tables import (
@@ -138,7 +139,14 @@ def transition(
         if reason is not None:
             values["reason"] = reason
         statement = statement.values(**values)
-    if session.exec(statement.execution_options(synchronize_session=False)).rowcount != 1:
+    try:
+        changed = session.exec(statement.execution_options(synchronize_session=False)).rowcount
+    except IntegrityError as error:  # the partial unique index: a second confirmed place
+        raise StaleState(
+            f"{placement_label(session, placement)}: die Bewerbung hat bereits einen "
+            "bestätigten Platz."
+        ) from error
+    if changed != 1:
         session.refresh(placement)
         raise StaleState(
             f"{placement_label(session, placement)} wurde inzwischen geändert "

@@ -295,8 +295,15 @@ def free_port() -> int:
 class Server:
     """``matcher serve`` in a subprocess on 127.0.0.1, its output captured to files."""
 
-    def __init__(self, database_url: str, log_dir: Path, name: str = "server") -> None:
+    def __init__(
+        self,
+        database_url: str,
+        log_dir: Path,
+        name: str = "server",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.database_url = database_url
+        self.extra_env = env or {}
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.stdout_path = log_dir / f"{name}-{self.port}.out"
@@ -310,6 +317,7 @@ class Server:
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         }
         command = [str(MATCHER_BIN), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
