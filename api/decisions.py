@@ -40,7 +40,7 @@ def confirm(
     session: Session, round_id: int, placement: Placement, principal: Principal, reason: str | None
 ) -> Placement:
     """Confirm a proposal if its place is still free and every constraint still holds."""
-    crud.lock_round_for_write(session=session, round_id=round_id, offer_ids=[placement.offer_id])
+    _lock_writable(session, round_id, [placement.offer_id])
     _require_status(session, placement, PlacementStatus.PROPOSED)
     applicant, offer = _pair(session, placement)
     _check_placeable(session, applicant, offer)
@@ -75,7 +75,7 @@ def decide_many(
     session: Session, round_id: int, decisions: list[BulkDecision], principal: Principal
 ) -> list[Placement]:
     """Apply decisions in order, all or none (the caller commits only if all succeed)."""
-    crud.lock_round_for_write(session=session, round_id=round_id)
+    _lock_writable(session, round_id)
     return [
         decide(session, round_id, item.placement_id, item.decision, principal, item.reason)
         for item in decisions
@@ -120,9 +120,7 @@ def place_manually(
     pair = matcher.score_pairs(
         scorer, [services.applicant_record(applicant)], [services.offer_record(offer)]
     )
-    crud.lock_round_for_write(
-        session=session, round_id=round_id, offer_ids=[services.row_id(offer.id)]
-    )
+    _lock_writable(session, round_id, [services.row_id(offer.id)])
     _check_placeable(session, applicant, offer)
     placement = crud.add_placements(
         session=session,
@@ -192,12 +190,25 @@ def _transition(
     *,
     action: str | None = None,
 ) -> Placement:
+    _lock_writable(session, placement.round_id, [placement.offer_id])
     try:
         return lifecycle.transition(
             session, placement, event, actor=principal.actor, reason=reason, action=action
         )
     except lifecycle.StaleState as stale:
         raise Conflict(stale.message) from stale
+
+
+def _lock_writable(session: Session, round_id: int, offer_ids: Sequence[int] = ()) -> None:
+    """Take the round's write lock, then make sure the round is still open for changes.
+
+    The route checked the status before; a round closed since then must not be written.
+    """
+    crud.lock_round_for_write(session=session, round_id=round_id, offer_ids=offer_ids)
+    round_ = services.require_round(session, round_id)
+    session.refresh(round_)
+    if round_.status is RoundStatus.CLOSED:
+        raise Conflict(f"Runde {round_id} ist abgeschlossen und nur noch lesbar.")
 
 
 def _require_status(session: Session, placement: Placement, status: PlacementStatus) -> None:
@@ -290,11 +301,11 @@ def guard_edit(
     """
     if isinstance(record, matcher.Offer):
         row_id = services.row_id(services.require_offer(session, round_id, record.id).id)
-        crud.lock_round_for_write(session=session, round_id=round_id, offer_ids=[row_id])
+        _lock_writable(session, round_id, [row_id])
         placements = crud.confirmed_placements(session=session, offer_id=row_id)
     else:
         row_id = services.row_id(services.require_applicant(session, round_id, record.id).id)
-        crud.lock_round_for_write(session=session, round_id=round_id)
+        _lock_writable(session, round_id)
         placements = crud.confirmed_placements(session=session, applicant_id=row_id)
     broken = broken_by_edit(session, record, placements)
     if not broken:

@@ -89,6 +89,9 @@ def get_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("Anmeldung nötig: Authorization: Bearer <Token>.")
     principal = authenticate(session, credentials.credentials)
+    # Give the connection back while the handler waits for a worker thread: otherwise every
+    # request queued behind a busy database write lock holds one and the pool runs dry.
+    session.rollback()
     if principal is None:
         raise NotAuthenticated("Unbekanntes oder widerrufenes Token.")
     return principal

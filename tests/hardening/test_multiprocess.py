@@ -80,8 +80,13 @@ class Pair:
     folder: Path
 
     def clients(self) -> tuple[httpx.Client, httpx.Client]:
-        limits = httpx.Limits(max_connections=2 * OFFERS + 8)
-        return self.first.client(limits=limits), self.second.client(limits=limits)
+        """Clients with room for every request of a race at once; generous timeouts, since all
+        writes of one round queue for the same database lock on a shared, loaded machine."""
+        limits = httpx.Limits(max_connections=3 * OFFERS + 8)
+        return (
+            self.first.client(timeout=180.0, limits=limits),
+            self.second.client(timeout=180.0, limits=limits),
+        )
 
 
 def start_servers(servers: list[Server]) -> None:
@@ -289,26 +294,20 @@ def test_one_applicant_placed_on_two_offers_by_two_processes(
 def test_mentor_decisions_and_confirmations_on_two_processes(
     pair: Pair, sample_offers: list[Record], sample_applicants: list[Record]
 ) -> None:
-    """Per offer: its confirmed guest is accepted (first process) and declined (second) at
-    once, while two other proposals for the place are confirmed, one on each process."""
-    round_id = race_round(
-        pair.engine,
-        "Zwei Prozesse: Mentoring",
-        sample_offers,
-        sample_applicants,
-        applicants=3 * OFFERS,
-    )
+    """Per offer, at once: its confirmed guest is accepted by the mentor on one process and
+    declined on the other, while a proposal for the same place is confirmed (on either)."""
+    round_id = race_round(pair.engine, "Zwei Prozesse: Mentoring", sample_offers, sample_applicants)
     offers = [f"O-{j:02d}" for j in range(OFFERS)]
     guests = add_placements(
         pair.engine,
         round_id,
-        [(f"R-{3 * j:03d}", o) for j, o in enumerate(offers)],
+        [(f"R-{2 * j:03d}", o) for j, o in enumerate(offers)],
         PlacementStatus.CONFIRMED,
     )
     proposals = add_placements(
         pair.engine,
         round_id,
-        [(f"R-{3 * j + k:03d}", o) for j, o in enumerate(offers) for k in (1, 2)],
+        [(f"R-{2 * j + 1:03d}", o) for j, o in enumerate(offers)],
         PlacementStatus.PROPOSED,
     )
     with Session(pair.engine) as session:
@@ -324,19 +323,21 @@ def test_mentor_decisions_and_confirmations_on_two_processes(
             actions += [
                 post(first, f"/api/mentor/guests/{guest}/accept", mentor),
                 post(second, f"/api/mentor/guests/{guest}/decline", mentor, {"reason": "krank"}),
-                post(first, f"{base}/{proposals[2 * j]}/confirm", pair.token),
-                post(second, f"{base}/{proposals[2 * j + 1]}/confirm", pair.token),
+                post((first, second)[j % 2], f"{base}/{proposals[j]}/confirm", pair.token),
             ]
         statuses = all_at_once(actions)
     per_offer, _ = assert_no_double_booking(pair.engine, round_id)
+    outcomes: Counter[str] = Counter()
     for j, offer in enumerate(offers):
-        accept, decline, confirm_a, confirm_b = statuses[4 * j : 4 * j + 4]
-        assert sorted([accept, decline]) == [200, 409], (offer, statuses[4 * j : 4 * j + 4])
-        confirmed_again = [confirm_a, confirm_b].count(200)
+        accept, decline, confirm = statuses[3 * j : 3 * j + 3]
+        assert sorted([accept, decline]) == [200, 409], (offer, statuses[3 * j : 3 * j + 3])
         if accept == 200:  # the guest stays: the place was never free
-            assert confirmed_again == 0 and per_offer[offer] == 1, offer
-        else:  # the guest left: at most one of the two took the place
-            assert confirmed_again <= 1 and per_offer[offer] == confirmed_again, offer
+            assert (confirm, per_offer[offer]) == (409, 1), offer
+            outcomes["accepted"] += 1
+        else:  # the guest left; the proposal took the place if it came after the decline
+            assert per_offer[offer] == (1 if confirm == 200 else 0), offer
+            outcomes["declined, refilled" if confirm == 200 else "declined, empty"] += 1
+    assert sum(outcomes.values()) == OFFERS, outcomes
     with pair.engine.connect() as connection:
         accepted_over = connection.execute(
             text(
