@@ -18,11 +18,18 @@ import matcher
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.limits import BodySizeLimit
 from api.routes import accounts, me, placements, ranker, records, rounds, runs, shortlists
-from api.runs import RunManager, fail_interrupted_runs
+from api.runs import RunManager, fail_expired_runs
 from api.settings import Settings, get_settings
 from api.web import router as web_router
-from models.db import init_db, make_engine
-from models.health import DatabaseUnavailable, check_writable, missing_tables
+from models.db import (
+    UPGRADE_HINT,
+    SchemaOutdatedError,
+    current_revision,
+    head_revision,
+    init_db,
+    make_engine,
+)
+from models.health import DatabaseUnavailable, check_writable
 from models.store import SqlEmbeddingStore
 
 DESCRIPTION = """
@@ -48,19 +55,27 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
-        init_db(engine)
-        fail_interrupted_runs(engine)
+        engine = make_engine(
+            settings.database_url, settings.pool, busy_timeout=settings.db_busy_timeout
+        )
+        try:
+            init_db(engine)  # refuses an outdated schema: SchemaOutdatedError names the command
+        except SchemaOutdatedError:
+            engine.dispose()
+            raise
+        fail_expired_runs(engine)
+        store = SqlEmbeddingStore(engine)
         embedder = matcher.Embedder(
-            model or matcher.load_model(settings.model),
-            SqlEmbeddingStore(engine),
-            model_name=settings.model,
+            model or matcher.load_model(settings.model), store, model_name=settings.model
         )
         scorer = matcher.TopicScorer(embedder)
         app.state.engine = engine
+        app.state.store = store
         app.state.scorer = scorer
         app.state.write_lock = threading.Lock()
-        app.state.runs = RunManager(engine, scorer, app.state.write_lock)
+        app.state.runs = RunManager(
+            engine, scorer, app.state.write_lock, lease_seconds=settings.run_lease_seconds
+        )
         yield
         app.state.runs.shutdown()
         engine.dispose()
@@ -99,13 +114,14 @@ def _add_health(app: FastAPI) -> None:
         responses={503: {"description": "not ready: database busy, read-only, gone or outdated"}},
     )
     def ready(request: Request) -> Any:
-        """200 only if the database takes a write now (rolled back) and has every table."""
+        """200 only if the database takes a write now (rolled back) and its schema is current."""
         engine = request.app.state.engine
         check_writable(engine)  # raises: answered 503 by the database handlers
-        missing = missing_tables(engine)
-        if missing:
+        revision, head = current_revision(engine), head_revision()
+        if revision != head:
             raise DatabaseUnavailable(
-                f"Das Datenbankschema ist veraltet (fehlt: {', '.join(missing)})."
+                f"Das Datenbankschema ist nicht aktuell (Stand: {revision or 'keiner'}, "
+                f"benötigt: {head}). " + UPGRADE_HINT
             )
         return JSONResponse({"status": "ready"}, headers={"Cache-Control": "no-store"})
 

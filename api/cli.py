@@ -32,7 +32,14 @@ from matcher import (
 )
 from matcher.rerank import DecisionReranker, with_reranker
 from models import crud
-from models.db import init_db, make_engine
+from models.db import (
+    SchemaOutdatedError,
+    current_revision,
+    head_revision,
+    init_db,
+    make_engine,
+    upgrade_db,
+)
 from models.tables import Role
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -62,9 +69,18 @@ def fail(message: str) -> NoReturn:
 
 
 def database() -> Engine:
-    """The configured database, its tables created if missing."""
-    engine = make_engine(get_settings().database_url)
-    init_db(engine)
+    """The configured database; an empty one is created at the current schema.
+
+    A database at an older schema ends the command with the German message that names
+    ``matcher db upgrade`` (exit code 2); it is left untouched.
+    """
+    settings = get_settings()
+    engine = make_engine(settings.database_url, settings.pool)
+    try:
+        init_db(engine)
+    except SchemaOutdatedError as error:
+        engine.dispose()
+        fail(str(error))
     return engine
 
 
@@ -389,16 +405,50 @@ def create_user(
     print(token)
 
 
+db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db, name="db")
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the configured database to the newest schema (creates an empty one)."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url, settings.pool)
+    try:
+        before, after = upgrade_db(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        out.print(f"Schema ist aktuell (Revision {after}).")
+    else:
+        out.print(f"Schema aktualisiert: {before or 'ohne Migrationsstand'} → {after}.")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's schema revision and the newest one this version knows."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url, settings.pool)
+    try:
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    state = "aktuell" if revision == head else "veraltet: `matcher db upgrade` ausführen"
+    out.print(f"Revision der Datenbank: {revision or 'keine'} (neueste: {head}; {state})")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Start the HTTP API (docs at /docs)."""
+    """Start the HTTP API (docs at /docs); refuses a database at an older schema."""
     import uvicorn
 
     from api.app import create_app
 
+    database().dispose()  # the schema check, with its message, before the model loads
     uvicorn.run(create_app(get_settings()), host=host, port=port)
 
 

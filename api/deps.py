@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
@@ -20,6 +21,7 @@ from api.runs import RunManager
 from api.settings import Settings, get_settings
 from matcher import TopicScorer
 from models.schemas import MAX_ROW_ID
+from models.store import SessionBinding, SqlEmbeddingStore
 from models.tables import Role
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -65,10 +67,31 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """One session per request; whatever the handler did not commit is rolled back."""
-    with Session(engine) as session:
+async def get_session(
+    engine: Annotated[Engine, Depends(get_engine)], request: Request
+) -> AsyncIterator[Session]:
+    """One session, so at most one pooled connection, per request.
+
+    Whatever the handler did not commit is rolled back. The embedding store reads through this
+    session and writes new vectors only after it is closed (``SqlEmbeddingStore.bind``), so a
+    request never holds two connections. ``async`` because the binding must be made in the
+    request's own context, which the handler's thread inherits; the blocking close runs in the
+    threadpool.
+    """
+    store: SqlEmbeddingStore = request.app.state.store
+    session = Session(engine)
+    binding = store.bind(session)
+    try:
         yield session
+    finally:
+        await run_in_threadpool(_close, session, store, binding)
+
+
+def _close(session: Session, store: SqlEmbeddingStore, binding: SessionBinding) -> None:
+    try:
+        session.close()
+    finally:
+        store.flush(binding)
 
 
 def get_scorer(request: Request) -> TopicScorer:
@@ -102,6 +125,9 @@ def get_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("Anmeldung nötig: Authorization: Bearer <Token>.")
     principal = authenticate(session, credentials.credentials)
+    # Give the connection back while the handler waits for a worker thread: otherwise every
+    # request queued behind a busy database write lock holds one and the pool runs dry.
+    session.rollback()
     if principal is None:
         raise NotAuthenticated("Unbekanntes oder widerrufenes Token.")
     return principal

@@ -1,21 +1,34 @@
-"""Batch matching runs in the background: queued, running, done, failed or cancelled.
+"""Batch matching runs in the background, each claimed by exactly one process.
 
-A run scores and solves outside any lock, then takes the decision lock, reloads the round and,
-if confirmations or rejections happened meanwhile, solves again on the fresh state before it
-writes. Its proposals and its final status are committed in one transaction, so a run that is
-cancelled, fails or dies halfway leaves no proposals behind. One worker thread runs one run at
-a time; a second run for a round that has one queued or running is refused.
+The run row is the claim. Inserting it is refused by the partial unique index
+``uq_matchingrun_active_round`` while the round has a queued or running run, so of two
+processes asked at once exactly one gets 202, the other 409. The row names its ``owner`` (this
+process) and a ``lease_until``; a heartbeat thread renews the leases of this process's runs
+every third of the lease (``MATCHER_RUN_LEASE_SECONDS``) and fails any run whose lease ran out,
+whichever process owned it: that process is gone. Every write of the owner is conditional on
+still holding the run, so a run failed that way is never revived by a stalled owner.
+
+A run scores and solves outside any lock, then takes the round's write lock in the database
+(``crud.lock_round_for_write``), reloads the round and writes only if nothing changed meanwhile;
+otherwise it lets go of the lock, solves again on the fresh state and retries. Its proposals and
+its final status are committed in one transaction, so a run that is cancelled, fails or dies
+halfway leaves no proposals behind.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 import matcher
@@ -28,32 +41,78 @@ from models.tables import MatchingRun, RoundStatus, RunStatus, utc_now
 logger = logging.getLogger(__name__)
 
 FINAL = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED})
+#: Why a run whose owner stopped renewing its lease is failed.
+LEASE_EXPIRED = "Der Prozess, der die Zuordnung ausführte, antwortet nicht mehr (Lease abgelaufen)."
+#: How often a run solves again because the round changed while it was solving.
+MAX_SOLVES = 4
 
 
 class RunCancelled(Exception):
     """Raised inside a run when a coordinator asked to stop it."""
 
 
-class RunManager:
-    """Owns the worker thread; the API only starts, reads and cancels runs."""
+class LeaseLost(Exception):
+    """Raised inside a run that another process failed because its lease had run out."""
 
-    def __init__(self, engine: Engine, scorer: TopicScorer, write_lock: threading.Lock) -> None:
+
+def process_owner() -> str:
+    """A name for this process that no other process, here or on another host, shares."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class RunManager:
+    """Owns the worker thread and the heartbeat; the API only starts, reads and cancels runs."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        scorer: TopicScorer,
+        write_lock: threading.Lock,
+        *,
+        lease_seconds: float,
+    ) -> None:
         self.engine = engine
         self.scorer = scorer
         self.write_lock = write_lock
+        self.lease_seconds = lease_seconds
+        self.owner = process_owner()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matching-run")
         #: Called between stages with (run id, stage); tests use it to cancel or fail a run.
         self.on_stage: Callable[[int, str], None] | None = None
+        self._stopped = threading.Event()
+        self._heartbeat = threading.Thread(
+            target=self._beat, name="matching-run-heartbeat", daemon=True
+        )
+        self._heartbeat.start()
+
+    def lease(self) -> Any:
+        """The end of a lease taken or renewed now."""
+        return utc_now() + timedelta(seconds=self.lease_seconds)
 
     def start(self, session: Session, *, round_id: int, mode: Mode, actor: str) -> MatchingRun:
-        """Queue a run for a round, unless one is already queued or running."""
+        """Queue a run for a round, unless one is already queued or running (in any process)."""
         with self.write_lock:
+            crud.lock_round_for_write(session=session, round_id=round_id)
+            round_ = services.require_round(session, round_id)
+            session.refresh(round_)
+            if round_.status is RoundStatus.CLOSED:
+                raise Conflict(f"Runde {round_id} ist abgeschlossen und nur noch lesbar.")
+            crud.fail_expired_runs(session=session, error=LEASE_EXPIRED)
             if crud.active_run(session=session, round_id=round_id) is not None:
                 raise Conflict("Für diese Runde läuft bereits eine Zuordnung.")
-            run = crud.create_run(
-                session=session, round_id=round_id, mode=mode.value, created_by=actor
-            )
-            session.commit()
+            try:
+                run = crud.create_run(
+                    session=session,
+                    round_id=round_id,
+                    mode=mode.value,
+                    created_by=actor,
+                    owner=self.owner,
+                    lease_until=self.lease(),
+                )
+                session.commit()
+            except IntegrityError as error:  # the unique index: another process was first
+                session.rollback()
+                raise Conflict("Für diese Runde läuft bereits eine Zuordnung.") from error
         assert run.id is not None
         self.submit(run.id)
         return run
@@ -63,94 +122,141 @@ class RunManager:
 
     def cancel(self, session: Session, run: MatchingRun) -> MatchingRun:
         """Ask a run to stop; a queued run stops at once, a running one at its next stage."""
+        session.refresh(run)
         if run.status in FINAL:
             raise Conflict(f"Die Zuordnung ist bereits beendet ({run.status.value}).")
-        run.cancel_requested = True
-        if run.status is RunStatus.QUEUED:
-            _finish(run, RunStatus.CANCELLED, stage="abgebrochen")
-        session.add(run)
+        crud.request_cancel(session=session, run_id=services.row_id(run.id))
         session.commit()
+        session.refresh(run)
         return run
 
     def shutdown(self) -> None:
+        self._stopped.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._heartbeat.join(timeout=10)
+
+    def _beat(self) -> None:
+        """Renew this process's leases and fail runs of dead processes, every third lease."""
+        while not self._stopped.wait(self.lease_seconds / 3):
+            try:
+                with Session(self.engine) as session:
+                    crud.renew_leases(session=session, owner=self.owner, until=self.lease())
+                    crud.fail_expired_runs(session=session, error=LEASE_EXPIRED)
+                    session.commit()
+            except Exception:  # e.g. the database is busy: the next beat tries again
+                logger.exception("run heartbeat failed")
 
     def _execute(self, run_id: int) -> None:
         with Session(self.engine) as session:
             run = session.get(MatchingRun, run_id)
-            if run is None or run.status in FINAL:
+            if run is None or run.status in FINAL or run.owner != self.owner:
                 return
             try:
                 self._run(session, run)
+            except LeaseLost:
+                session.rollback()
+                logger.warning("matching run %s lost its lease", run_id)
             except RunCancelled:
                 session.rollback()
-                _set_final(session, run_id, RunStatus.CANCELLED, "abgebrochen")
+                self._set_final(session, run_id, RunStatus.CANCELLED, "abgebrochen")
             except Exception as error:  # the run must end in a final state, whatever happened
                 session.rollback()
                 logger.exception("matching run %s failed", run_id)
                 message = f"{type(error).__name__}: {error}"[:500]
-                _set_final(session, run_id, RunStatus.FAILED, "fehlgeschlagen", error=message)
+                self._set_final(session, run_id, RunStatus.FAILED, "fehlgeschlagen", message)
 
     def _run(self, session: Session, run: MatchingRun) -> None:
         assert run.id is not None
         mode = Mode(run.mode)
-        self._stage(session, run, RunStatus.RUNNING, "Runde laden", 0.05)
+        self._stage(session, run, "Runde laden", 0.05)
         state = services.load_round(session, run.round_id)
         round_ = services.require_round(session, run.round_id)
-        self._stage(session, run, RunStatus.RUNNING, "Texte einbetten und bewerten", 0.15)
+        self._stage(session, run, "Texte einbetten und bewerten", 0.15)
         scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
-        self._stage(session, run, RunStatus.RUNNING, "Zuordnung berechnen", 0.7)
+        self._stage(session, run, "Zuordnung berechnen", 0.7)
         assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
-        self._stage(session, run, RunStatus.RUNNING, "Vorschläge speichern", 0.9)
-        with self.write_lock:
-            round_ = services.require_round(session, run.round_id)
-            if round_.status is RoundStatus.CLOSED:
-                raise RunCancelled
-            fresh = services.load_round(session, run.round_id)
-            if fresh != state:  # decisions or records changed while this run was computing
-                state = fresh
-                scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
-                assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
-            self._check_cancel(session, run)
-            ids = services.store_proposals(session, run.round_id, state, assignment, run_id=run.id)
-            run.result = _result(assignment, ids, scores.feasibility.free_places.sum())
-            run.result["ranker"] = ranker.name
-            _finish(run, RunStatus.DONE, stage="fertig")
-            session.add(run)
-            session.commit()
+        self._stage(session, run, "Vorschläge speichern", 0.9)
+        for _ in range(MAX_SOLVES):
+            with self.write_lock:
+                crud.lock_round_for_write(session=session, round_id=run.round_id)
+                session.refresh(round_)
+                if round_.status is RoundStatus.CLOSED:
+                    raise RunCancelled
+                fresh = services.load_round(session, run.round_id)
+                if fresh == state:
+                    self._store(session, run, state, assignment, scores, ranker.name)
+                    return
+                session.rollback()  # let go of the lock while solving again
+            # Decisions or records changed while this run was computing: solve on the new state.
+            state = fresh
+            scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
+            assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
+        raise RuntimeError("Die Runde änderte sich während jeder Berechnung; bitte erneut starten.")
 
-    def _stage(
-        self, session: Session, run: MatchingRun, status: RunStatus, stage: str, progress: float
+    def _store(
+        self,
+        session: Session,
+        run: MatchingRun,
+        state: services.RoundState,
+        assignment: Assignment,
+        scores: matcher.PairScores,
+        ranker: str,
     ) -> None:
+        """Write the proposals and the run's result in one transaction (under the lock)."""
         self._check_cancel(session, run)
-        run.status, run.stage, run.progress = status, stage, progress
-        session.add(run)
+        ids = services.store_proposals(session, run.round_id, state, assignment, run_id=run.id)
+        # A forced capacity cut can leave an offer with more guests than places: none is free.
+        free = scores.feasibility.free_places.clip(min=0).sum()
+        result = {**_result(assignment, ids, free), "ranker": ranker}
+        self._write(
+            session,
+            run,
+            status=RunStatus.DONE,
+            stage="fertig",
+            progress=1.0,
+            result=result,
+            finished_at=utc_now(),
+        )
+        session.commit()
+
+    def _stage(self, session: Session, run: MatchingRun, stage: str, progress: float) -> None:
+        self._check_cancel(session, run)
+        self._write(session, run, status=RunStatus.RUNNING, stage=stage, progress=progress)
         session.commit()
         if self.on_stage is not None:
             assert run.id is not None
             self.on_stage(run.id, stage)
+
+    def _write(self, session: Session, run: MatchingRun, **values: Any) -> None:
+        """Write to the run while this process still holds it (renewing the lease)."""
+        if not crud.update_active_run(
+            session=session,
+            run_id=services.row_id(run.id),
+            owner=self.owner,
+            lease_until=self.lease(),
+            **values,
+        ):
+            raise LeaseLost
+
+    def _set_final(
+        self, session: Session, run_id: int, status: RunStatus, stage: str, error: str | None = None
+    ) -> None:
+        crud.update_active_run(
+            session=session,
+            run_id=run_id,
+            owner=self.owner,
+            status=status,
+            stage=stage,
+            error=error,
+            finished_at=utc_now(),
+        )
+        session.commit()
 
     @staticmethod
     def _check_cancel(session: Session, run: MatchingRun) -> None:
         session.refresh(run)
         if run.cancel_requested:
             raise RunCancelled
-
-
-def _finish(run: MatchingRun, status: RunStatus, *, stage: str, error: str | None = None) -> None:
-    run.status, run.stage, run.error = status, stage, error
-    run.progress = 1.0 if status is RunStatus.DONE else run.progress
-    run.finished_at = utc_now()
-
-
-def _set_final(
-    session: Session, run_id: int, status: RunStatus, stage: str, error: str | None = None
-) -> None:
-    run = session.get(MatchingRun, run_id)
-    if run is not None:
-        _finish(run, status, stage=stage, error=error)
-        session.add(run)
-        session.commit()
 
 
 def _result(assignment: Assignment, placement_ids: dict[str, int], places: Any) -> dict[str, Any]:
@@ -179,17 +285,10 @@ def _result(assignment: Assignment, placement_ids: dict[str, int], places: Any) 
     }
 
 
-def fail_interrupted_runs(engine: Engine) -> int:
-    """Runs left queued or running by a previous process can never finish: mark them failed."""
+def fail_expired_runs(engine: Engine) -> int:
+    """At start-up: fail the runs whose process is gone (lease expired); runs that another
+    live process is executing are left alone. The count."""
     with Session(engine) as session:
-        interrupted = crud.unfinished_runs(session=session)
-        for run in interrupted:
-            _finish(
-                run,
-                RunStatus.FAILED,
-                stage="fehlgeschlagen",
-                error="Der Server wurde während der Zuordnung beendet.",
-            )
-            session.add(run)
+        failed = crud.fail_expired_runs(session=session, error=LEASE_EXPIRED)
         session.commit()
-        return len(interrupted)
+        return len(failed)

@@ -17,7 +17,7 @@ import matcher
 from api.auth import Principal, hash_token, new_token
 from api.errors import Conflict, NotFound, Unprocessable
 from matcher import Applicant, Assignment, Mode, Offer, PairScores, TopicScorer
-from models import crud, tables
+from models import crud, lifecycle, tables
 from models.schemas import AccountPublic, PlacementView, RoundSummary
 from models.store import SqlEmbeddingStore
 
@@ -95,13 +95,21 @@ def load_round(session: Session, round_id: int) -> RoundState:
         for p in placements
         if p.status is tables.PlacementStatus.CONFIRMED
     }
+    # An applicant who withdrew has left the round, unless placed again by hand since.
+    dropped_out = {
+        applicant_ids[p.applicant_id]
+        for p in placements
+        if p.status is tables.PlacementStatus.WITHDRAWN
+    } - set(confirmed)
     rejected = [
         (applicant_ids[p.applicant_id], offer_ids[p.offer_id])
         for p in placements
-        if p.status is tables.PlacementStatus.REJECTED
+        if p.status in lifecycle.EXCLUDED_PAIRS and applicant_ids[p.applicant_id] not in dropped_out
     ]
     return RoundState(
-        applicants=[applicant_record(row) for row in applicant_rows],
+        applicants=[
+            applicant_record(row) for row in applicant_rows if row.external_id not in dropped_out
+        ],
         offers=[offer_record(row) for row in offer_rows],
         applicant_row_ids={row.external_id: row_id(row.id) for row in applicant_rows},
         offer_row_ids={row.external_id: row_id(row.id) for row in offer_rows},
@@ -217,28 +225,6 @@ def round_summary(session: Session, round_: tables.Round) -> RoundSummary:
         placed=sum(p.status is tables.PlacementStatus.CONFIRMED for p in placements),
         proposed=sum(p.status is tables.PlacementStatus.PROPOSED for p in placements),
     )
-
-
-#: Allowed status changes of a round; a closed round stays closed.
-ROUND_TRANSITIONS = {
-    tables.RoundStatus.OPEN: {tables.RoundStatus.MATCHING, tables.RoundStatus.CLOSED},
-    tables.RoundStatus.MATCHING: {tables.RoundStatus.OPEN, tables.RoundStatus.CLOSED},
-    tables.RoundStatus.CLOSED: set(),
-}
-
-
-def change_round_status(
-    session: Session, round_: tables.Round, status: tables.RoundStatus
-) -> tables.Round:
-    if status is not round_.status and status not in ROUND_TRANSITIONS[round_.status]:
-        raise Conflict(f"Statuswechsel {round_.status.value} → {status.value} ist nicht erlaubt.")
-    if status is tables.RoundStatus.CLOSED and crud.active_run(
-        session=session, round_id=row_id(round_.id)
-    ):
-        raise Conflict("Die Runde kann nicht abgeschlossen werden, solange eine Zuordnung läuft.")
-    round_.status = status
-    session.add(round_)
-    return round_
 
 
 def import_records(
@@ -401,6 +387,8 @@ def placement_view(session: Session, placement: tables.Placement) -> PlacementVi
         decided_at=placement.decided_at,
         mentor_decision=placement.mentor_decision,
         mentor_reason=placement.mentor_reason,
+        needs_review=placement.needs_review,
+        review_reason=placement.review_reason,
     )
 
 

@@ -8,7 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matcher.embedding import DEFAULT_MODEL
-from models.db import DEFAULT_BUSY_TIMEOUT, DEFAULT_DATABASE_URL
+from models.db import DEFAULT_BUSY_TIMEOUT, DEFAULT_DATABASE_URL, PoolSettings
 
 
 class Settings(BaseSettings):
@@ -17,7 +17,23 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MATCHER_", extra="ignore")
 
     database_url: str = Field(
-        default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL; SQLite file by default."
+        default=DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: a SQLite file by default; in production PostgreSQL, "
+        "postgresql+psycopg://user:password@host:5432/matcher.",
+    )
+    db_pool_size: int = Field(
+        default=PoolSettings.size, ge=1, description="Connections each process keeps open."
+    )
+    db_max_overflow: int = Field(
+        default=PoolSettings.overflow,
+        ge=0,
+        description="Extra connections a process may open under load (closed when idle); "
+        "pool size + overflow ≥ 40 (the request threads) means no request waits.",
+    )
+    db_pool_timeout: float = Field(
+        default=PoolSettings.timeout,
+        gt=0,
+        description="Seconds a request waits for a free connection before it fails.",
     )
     model: str = Field(
         default=DEFAULT_MODEL,
@@ -32,6 +48,18 @@ class Settings(BaseSettings):
         "503 with Retry-After.",
     )
     top_k: int = Field(default=5, ge=1, le=100, description="Default shortlist length.")
+    run_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long a batch run stays claimed without a heartbeat (renewed every "
+        "third of it); a run whose process died is failed by another process after this.",
+    )
+
+    @property
+    def pool(self) -> PoolSettings:
+        """The connection pool of each process."""
+        return PoolSettings(self.db_pool_size, self.db_max_overflow, self.db_pool_timeout)
 
 
 @lru_cache

@@ -30,6 +30,10 @@ STATUS_LABELS = {
     PlacementStatus.PROPOSED: "vorgeschlagen",
     PlacementStatus.CONFIRMED: "bestätigt",
     PlacementStatus.REJECTED: "abgelehnt",
+    PlacementStatus.SUPERSEDED: "nicht mehr aktuell",
+    PlacementStatus.WITHDRAWN: "zurückgezogen",
+    PlacementStatus.DECLINED_BY_HOST: "abgesagt",
+    PlacementStatus.RELEASED: "aufgehoben",
 }
 
 
@@ -184,7 +188,7 @@ def mentor_guests(session: Session, principal: Principal) -> list[MentorGuest]:
     guests = []
     placements = crud.placements_of_offers(session=session, offer_ids=sorted(principal.offer_ids))
     for placement in placements:
-        if placement.status is PlacementStatus.REJECTED:
+        if placement.status in {PlacementStatus.REJECTED, PlacementStatus.SUPERSEDED}:
             continue
         applicant = session.get(Applicant, placement.applicant_id)
         assert applicant is not None and placement.id is not None

@@ -8,8 +8,10 @@ is stored whole or not at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session, SQLModel, col, delete, func, select
+from sqlmodel import Session, SQLModel, col, delete, func, select, update
 
 from models.tables import (
     Account,
@@ -28,7 +30,11 @@ from models.tables import (
     Role,
     Round,
     RunStatus,
+    utc_now,
 )
+
+#: Run states that hold the round's single run slot (``uq_matchingrun_active_round``).
+ACTIVE_RUN_STATES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 _TABLES: tuple[type[SQLModel], ...] = (
     Round,
@@ -232,8 +238,20 @@ def mentor_offer_ids(*, session: Session, account_id: int) -> list[int]:
     return list(session.exec(statement).all())
 
 
-def create_run(*, session: Session, round_id: int, mode: str, created_by: str) -> MatchingRun:
-    run = MatchingRun(round_id=round_id, mode=mode, created_by=created_by)
+def create_run(
+    *,
+    session: Session,
+    round_id: int,
+    mode: str,
+    created_by: str,
+    owner: str,
+    lease_until: datetime,
+) -> MatchingRun:
+    """Add a queued run owned by ``owner``; a second active run of the round raises
+    IntegrityError (the partial unique index), whichever process inserts it."""
+    run = MatchingRun(
+        round_id=round_id, mode=mode, created_by=created_by, owner=owner, lease_until=lease_until
+    )
     session.add(run)
     session.flush()
     return run
@@ -242,18 +260,148 @@ def create_run(*, session: Session, round_id: int, mode: str, created_by: str) -
 def active_run(*, session: Session, round_id: int) -> MatchingRun | None:
     """The round's queued or running run, if any."""
     statement = select(MatchingRun).where(
-        MatchingRun.round_id == round_id,
-        col(MatchingRun.status).in_([RunStatus.QUEUED, RunStatus.RUNNING]),
+        MatchingRun.round_id == round_id, col(MatchingRun.status).in_(ACTIVE_RUN_STATES)
     )
     return session.exec(statement).first()
 
 
-def unfinished_runs(*, session: Session) -> list[MatchingRun]:
-    """Runs of any round still queued or running."""
-    statement = select(MatchingRun).where(
-        col(MatchingRun.status).in_([RunStatus.QUEUED, RunStatus.RUNNING])
+def update_active_run(*, session: Session, run_id: int, owner: str, **values: Any) -> bool:
+    """Write ``values`` to a run only while ``owner`` still holds it active; False otherwise.
+
+    A run whose lease expired was failed by another process; its old owner must not
+    overwrite that, so every write of the owner is conditional.
+    """
+    statement = (
+        update(MatchingRun)
+        .where(
+            col(MatchingRun.id) == run_id,
+            col(MatchingRun.owner) == owner,
+            col(MatchingRun.status).in_(ACTIVE_RUN_STATES),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
     )
-    return list(session.exec(statement).all())
+    return bool(session.exec(statement).rowcount == 1)
+
+
+def renew_leases(*, session: Session, owner: str, until: datetime) -> int:
+    """Extend the lease of every active run ``owner`` holds (its heartbeat); the count."""
+    statement = (
+        update(MatchingRun)
+        .where(col(MatchingRun.owner) == owner, col(MatchingRun.status).in_(ACTIVE_RUN_STATES))
+        .values(lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.exec(statement).rowcount)
+
+
+def fail_expired_runs(*, session: Session, error: str) -> list[int]:
+    """Fail every active run whose lease ran out (its owner is gone); their ids."""
+    now = utc_now()
+    expired = _lease_expired(now)
+    ids = list(session.exec(select(MatchingRun.id).where(*expired)).all())
+    if ids:
+        statement = (
+            update(MatchingRun)
+            .where(col(MatchingRun.id).in_(ids), *expired)
+            .values(status=RunStatus.FAILED, stage="fehlgeschlagen", error=error, finished_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.exec(statement)
+    return [i for i in ids if i is not None]
+
+
+def _lease_expired(now: datetime) -> tuple[Any, ...]:
+    """WHERE clauses of "active, and its lease ran out (or it never had one)"."""
+    return (
+        col(MatchingRun.status).in_(ACTIVE_RUN_STATES),
+        (col(MatchingRun.lease_until).is_(None)) | (col(MatchingRun.lease_until) < now),
+    )
+
+
+def request_cancel(*, session: Session, run_id: int) -> None:
+    """Ask an active run to stop; a queued one is cancelled at once (by any process)."""
+    session.exec(
+        update(MatchingRun)
+        .where(col(MatchingRun.id) == run_id, col(MatchingRun.status).in_(ACTIVE_RUN_STATES))
+        .values(cancel_requested=True)
+        .execution_options(synchronize_session=False)
+    )
+    session.exec(
+        update(MatchingRun)
+        .where(col(MatchingRun.id) == run_id, col(MatchingRun.status) == RunStatus.QUEUED)
+        .values(status=RunStatus.CANCELLED, stage="abgebrochen", finished_at=utc_now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --- placement invariants ---------------------------------------------------------------------
+
+
+def lock_round_for_write(*, session: Session, round_id: int, offer_ids: Sequence[int] = ()) -> None:
+    """Take the database's write lock for a round before a check that spans several rows.
+
+    PostgreSQL: ``SELECT … FOR UPDATE`` on the round row, then on the offers' rows (always in
+    this order, by id, so two writers never deadlock). SQLite has no row locks: ``BEGIN
+    IMMEDIATE`` takes the database's single write lock before the first read of the check
+    (unless this transaction already writes and so holds it). Either way, a capacity count
+    read after this call stays true until the caller commits, in every process.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        dbapi = connection.connection.dbapi_connection
+        if dbapi is not None and not dbapi.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    session.exec(select(Round.id).where(Round.id == round_id).with_for_update())
+    if offer_ids:
+        statement = (
+            select(Offer.id)
+            .where(col(Offer.id).in_(sorted(set(offer_ids))))
+            .order_by(col(Offer.id))
+            .with_for_update()
+        )
+        session.exec(statement).all()
+
+
+def count_confirmed_of_applicant(*, session: Session, applicant_id: int) -> int:
+    """Confirmed placements of an applicant (0 or 1 by the partial unique index)."""
+    statement = select(func.count()).where(
+        Placement.applicant_id == applicant_id, Placement.status == PlacementStatus.CONFIRMED
+    )
+    return session.exec(statement).one()
+
+
+def conflicting_proposals(
+    *, session: Session, applicant_id: int, offer_id: int | None
+) -> list[Placement]:
+    """Open proposals of the applicant, and with ``offer_id`` also those on that offer."""
+    mine = col(Placement.applicant_id) == applicant_id
+    where = mine if offer_id is None else mine | (col(Placement.offer_id) == offer_id)
+    statement = select(Placement).where(where, Placement.status == PlacementStatus.PROPOSED)
+    return list(session.exec(statement.order_by(col(Placement.id))).all())
+
+
+def confirmed_placements(
+    *, session: Session, offer_id: int | None = None, applicant_id: int | None = None
+) -> list[Placement]:
+    """Confirmed placements on an offer or of an applicant."""
+    statement = select(Placement).where(Placement.status == PlacementStatus.CONFIRMED)
+    if offer_id is not None:
+        statement = statement.where(Placement.offer_id == offer_id)
+    if applicant_id is not None:
+        statement = statement.where(Placement.applicant_id == applicant_id)
+    return list(session.exec(statement.order_by(col(Placement.id))).all())
+
+
+def mark_for_review(*, session: Session, placement_ids: Sequence[int], reason: str) -> None:
+    """Flag confirmed placements that a forced edit broke (the coordinator's to-do list)."""
+    session.exec(
+        update(Placement)
+        .where(col(Placement.id).in_(list(placement_ids)))
+        .values(needs_review=True, review_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def list_runs(*, session: Session, round_id: int) -> list[MatchingRun]:

@@ -116,12 +116,6 @@ def check_writable(engine: Engine) -> None:
         connection.rollback()
 
 
-def missing_tables(engine: Engine) -> list[str]:
-    """Tables of the current schema that the database lacks (empty: the schema is current)."""
-    present = set(inspect(engine).get_table_names())
-    return sorted(set(SQLModel.metadata.tables) - present)
-
-
 def truncate_wal(engine: Engine) -> None:
     """Copy the WAL into the database file and empty it, so old page versions are gone.
 

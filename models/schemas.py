@@ -34,9 +34,17 @@ class RoundSummary(BaseModel):
 
 
 class RoundStatusUpdate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "matching"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "matching"}, {"status": "closed", "reject_pending": True}]
+        }
+    )
 
     status: RoundStatus
+    reject_pending: bool = Field(
+        default=False,
+        description="when closing: reject every undecided proposal instead of refusing (409)",
+    )
 
 
 class ImportBody(BaseModel):
@@ -125,6 +133,16 @@ class Decision(BaseModel):
     reason: SafeText | None = Field(default=None, max_length=2000)
 
 
+class ReasonedDecision(BaseModel):
+    """A decision that ends a confirmed placement: the reason is required."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Erkrankt, tritt die Hospitation nicht an"}]}
+    )
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class BulkDecision(BaseModel):
     placement_id: RowId
     decision: Literal["confirm", "reject"]
@@ -159,6 +177,27 @@ class PlacementView(BaseModel):
     decided_at: datetime | None
     mentor_decision: MentorDecision | None
     mentor_reason: str | None
+    needs_review: bool = Field(
+        default=False, description="a forced edit of its offer or applicant broke it"
+    )
+    review_reason: str | None = None
+
+
+class FreedPlace(BaseModel):
+    """A place a confirmed placement gave up, with the applicants who could take it."""
+
+    placement: PlacementView
+    alternates: list[str] = Field(
+        description="runners-up of the latest run for this offer, not placed elsewhere"
+    )
+
+
+class TodoList(BaseModel):
+    """What a coordinator still has to do in a round."""
+
+    freed: list[FreedPlace] = Field(description="freed places still open")
+    review: list[PlacementView] = Field(description="confirmed placements broken by an edit")
+    pending: int = Field(description="proposals awaiting a decision")
 
 
 class AuditEntryPublic(BaseModel):

@@ -13,7 +13,17 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    LargeBinary,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -29,11 +39,15 @@ class RoundStatus(StrEnum):
 
 
 class PlacementStatus(StrEnum):
-    """A placement is proposed by the matcher, then confirmed or rejected by a coordinator."""
+    """Where a placement stands; allowed changes: ``models.lifecycle.PLACEMENT_TRANSITIONS``."""
 
     PROPOSED = "proposed"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+    WITHDRAWN = "withdrawn"
+    DECLINED_BY_HOST = "declined_by_host"
+    RELEASED = "released"
 
 
 class MentorDecision(StrEnum):
@@ -85,6 +99,12 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _partial_unique(name: str, columns: list[str], where: str) -> Index:
+    """A unique index over the rows that satisfy ``where`` (SQLite and PostgreSQL alike)."""
+    condition = text(where)
+    return Index(name, *columns, unique=True, sqlite_where=condition, postgresql_where=condition)
 
 
 #: SQLite reuses the largest deleted rowid unless a table says AUTOINCREMENT; a reused id would
@@ -230,9 +250,13 @@ class PlacementCreate(PlacementBase):
 class Placement(PlacementBase, table=True):
     """An applicant placed at an offer, with the coordinator's decision once there is one."""
 
-    # The index serves both "placements of a round" and "proposals of a round".
+    # The first index serves both "placements of a round" and "proposals of a round"; the
+    # second is the database's own guarantee of one confirmed place per applicant and round.
     __table_args__ = (
         Index("ix_placement_round_status", "round_id", "status"),
+        _partial_unique(
+            "uq_placement_confirmed_applicant", ["round_id", "applicant_id"], "status = 'confirmed'"
+        ),
         NEVER_REUSE_IDS,
     )
 
@@ -247,6 +271,11 @@ class Placement(PlacementBase, table=True):
     )
     mentor_reason: str | None = None
     mentor_decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    #: Set when a forced edit of its offer or applicant broke this confirmed placement.
+    needs_review: bool = Field(
+        default=False, sa_column_kwargs={"server_default": false(), "nullable": False}
+    )
+    review_reason: str | None = None
 
 
 class PlacementPublic(PlacementBase):
@@ -289,11 +318,22 @@ class MentorOffer(SQLModel, table=True):
 
 # --- batch runs -------------------------------------------------------------------------------
 
+#: The SQL form of "queued or running" for the partial index (values of ``RunStatus``).
+ACTIVE_RUN_CONDITION = "status IN ('queued', 'running')"
+
 
 class MatchingRun(SQLModel, table=True):
-    """A batch assignment of a round, run in the background; ``result`` holds its summary."""
+    """A batch assignment of a round, run in the background; ``result`` holds its summary.
 
-    __table_args__ = NEVER_REUSE_IDS
+    ``owner`` is the process executing it and ``lease_until`` how long that claim holds
+    without a heartbeat; an active run whose lease ran out belongs to a dead process.
+    """
+
+    # At most one queued or running run per round, whichever process asks.
+    __table_args__ = (
+        _partial_unique("uq_matchingrun_active_round", ["round_id"], ACTIVE_RUN_CONDITION),
+        NEVER_REUSE_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", index=True)
@@ -307,6 +347,8 @@ class MatchingRun(SQLModel, table=True):
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 # --- learned re-rankers -----------------------------------------------------------------------
@@ -345,6 +387,9 @@ class AuditEntry(SQLModel, table=True):
     placement_id: int | None = None
     applicant_id: int | None = None
     offer_id: int | None = None
+    #: Public ids (``A-001``, ``H-013``): they stay readable, and survive an erasure's row ids.
+    applicant_public_id: str | None = Field(default=None, max_length=500)
+    offer_public_id: str | None = Field(default=None, max_length=500)
     reason: str | None = None
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 

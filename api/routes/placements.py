@@ -1,4 +1,5 @@
-"""Coordinators' decisions: list, confirm, reject (one or many), place by hand."""
+"""Coordinators' decisions: list, confirm, reject (one or many), place by hand, withdraw,
+release, and the to-do list."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from fastapi import APIRouter, Query, status
 from api import decisions, services
 from api.deps import CoordinatorDep, IdPath, ScorerDep, SessionDep, WriteLockDep
 from models import crud
-from models.schemas import BulkDecisions, Decision, ManualPlacement, PlacementView
+from models.lifecycle import PlacementEvent
+from models.schemas import (
+    BulkDecisions,
+    Decision,
+    ManualPlacement,
+    PlacementView,
+    ReasonedDecision,
+    TodoList,
+)
 from models.tables import PlacementStatus
 
 router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Entscheidungen"])
@@ -104,3 +113,60 @@ def decide_many(
         decided = decisions.decide_many(session, round_id, body.decisions, principal)
         session.commit()
     return [services.placement_view(session, p) for p in decided]
+
+
+def _end_confirmed(
+    round_id: int,
+    placement_id: int,
+    event: Literal[PlacementEvent.WITHDRAW, PlacementEvent.RELEASE],
+    body: ReasonedDecision,
+    session: SessionDep,
+    lock: WriteLockDep,
+    principal: CoordinatorDep,
+) -> PlacementView:
+    services.require_round(session, round_id, writable=True)
+    with lock:
+        placement = decisions.end_confirmed(
+            session, round_id, placement_id, event, principal, body.reason
+        )
+        session.commit()
+    return services.placement_view(session, placement)
+
+
+@router.post("/placements/{placement_id}/withdraw")
+def withdraw(
+    round_id: IdPath,
+    placement_id: IdPath,
+    body: ReasonedDecision,
+    session: SessionDep,
+    lock: WriteLockDep,
+    principal: CoordinatorDep,
+) -> PlacementView:
+    """The applicant drops out of a confirmed placement: the place is free at once, the
+    applicant's open proposals are superseded and later runs leave them out."""
+    return _end_confirmed(
+        round_id, placement_id, PlacementEvent.WITHDRAW, body, session, lock, principal
+    )
+
+
+@router.post("/placements/{placement_id}/release")
+def release(
+    round_id: IdPath,
+    placement_id: IdPath,
+    body: ReasonedDecision,
+    session: SessionDep,
+    lock: WriteLockDep,
+    principal: CoordinatorDep,
+) -> PlacementView:
+    """A coordinator gives a confirmed place up (with a reason): it is free at once, and later
+    runs do not propose the pair again."""
+    return _end_confirmed(
+        round_id, placement_id, PlacementEvent.RELEASE, body, session, lock, principal
+    )
+
+
+@router.get("/todo")
+def todo(round_id: IdPath, session: SessionDep, _: CoordinatorDep) -> TodoList:
+    """Freed places with the offer's alternates, placements to review, undecided proposals."""
+    services.require_round(session, round_id)
+    return decisions.todo(session, round_id)

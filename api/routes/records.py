@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 import matcher
-from api import privacy, services
+from api import decisions, privacy, services
 from api.deps import CoordinatorDep, IdPath, ScorerDep, SessionDep, WriteLockDep
 from api.errors import Conflict
 from models import crud
 
 router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Angebote und Bewerbungen"])
+
+#: ``?force=true``: store an edit that breaks confirmed placements and flag them for review.
+ForceQuery = Annotated[
+    bool,
+    Query(description="store even if confirmed placements break; they are flagged for review"),
+]
 
 
 @router.get("/offers")
@@ -52,11 +58,18 @@ def replace_offer(
     offer: matcher.Offer,
     session: SessionDep,
     lock: WriteLockDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
+    force: ForceQuery = False,
 ) -> matcher.Offer:
-    """Replace every field; the ``id`` in the body must be the one in the path."""
+    """Replace every field; the ``id`` in the body must be the one in the path.
+
+    409 naming the confirmed placements the edit breaks (capacity, dates, weeks, language),
+    unless ``force``.
+    """
     services.require_round(session, round_id, writable=True)
+    services.require_same_id(offer.id, offer_id)
     with lock:
+        decisions.guard_edit(session, round_id, offer, force=force, principal=principal)
         services.replace_record(session, round_id, offer_id, offer)
         session.commit()
     return offer
@@ -118,16 +131,19 @@ def replace_applicant(
     session: SessionDep,
     scorer: ScorerDep,
     lock: WriteLockDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
+    force: ForceQuery = False,
 ) -> matcher.Applicant:
     """Replace every field; the ``id`` in the body must be the one in the path.
 
-    The cached vectors of the replaced texts are forgotten: they are personal data too.
+    409 naming the confirmed placement the edit breaks (dates, weeks, language), unless
+    ``force``. The cached vectors of the replaced texts are forgotten: they are personal data.
     """
     services.require_round(session, round_id, writable=True)
+    services.require_same_id(applicant.id, applicant_id)
     with lock:
         row = services.require_applicant(session, round_id, applicant_id)
-        services.require_same_id(applicant.id, applicant_id)
+        decisions.guard_edit(session, round_id, applicant, force=force, principal=principal)
         privacy.forget_embeddings(session, scorer, row)
         services.replace_record(session, round_id, applicant_id, applicant)
         session.commit()

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Response, UploadFile, status
 
 import matcher
-from api import services
+from api import decisions, services
 from api.deps import CoordinatorDep, IdPath, SessionDep, WriteLockDep
 from api.errors import Unprocessable
 from models import crud
@@ -53,12 +53,14 @@ def change_status(
     body: RoundStatusUpdate,
     session: SessionDep,
     lock: WriteLockDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
 ) -> RoundSummary:
-    """open → matching → closed (a closed round is read-only; not while a run is active)."""
+    """open ⇄ matching → closed, and closed → matching (reopen). Closing refuses undecided
+    proposals (409 with their count) unless ``reject_pending`` is true; not while a run is
+    active."""
     with lock:
-        round_ = services.change_round_status(
-            session, services.require_round(session, round_id), body.status
+        round_ = decisions.change_round_status(
+            session, round_id, body.status, principal, reject_pending=body.reject_pending
         )
         session.commit()
     return services.round_summary(session, round_)

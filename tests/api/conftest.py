@@ -12,6 +12,7 @@ import copy
 import json
 import time
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,15 @@ from api.settings import Settings, get_settings
 from models import crud
 from models.db import init_db, make_engine
 from models.store import SqlEmbeddingStore
-from models.tables import MatchingRun, PlacementCreate, PlacementStatus, Role, RunStatus
+from models.tables import (
+    MatchingRun,
+    PlacementCreate,
+    PlacementStatus,
+    Role,
+    RunStatus,
+    utc_now,
+)
+from tests.conftest import Databases
 from tests.support import bearer, copy_seed
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -132,9 +141,13 @@ def engine_scorer(
 
 
 @pytest.fixture
-def api_settings(tmp_path: Path, seed_database: Path) -> Settings:
-    """Settings of one test: its own database file (a copy of the seeded one)."""
-    return Settings(database_url=copy_seed(seed_database, tmp_path / "api.db"))
+def api_settings(
+    tmp_path: Path, seed_database: Path, backend: str, databases: Databases
+) -> Iterator[Settings]:
+    """Settings of one test: its own database (a copy of the seeded one) on ``backend``."""
+    url = databases.create(backend, tmp_path, seed=seed_database)
+    yield Settings(database_url=url)
+    databases.drop(url)
 
 
 @pytest.fixture
@@ -282,9 +295,19 @@ class Api:
             return [services.row_id(row.id) for row in rows]
 
     def add_run(self, round_id: int, status: RunStatus) -> int:
-        """Store a run row directly (not handed to the worker); its id."""
+        """Store a run row directly (not handed to the worker); its id.
+
+        An active one is held by another, live process (its lease runs for an hour).
+        """
         with self.session() as session:
-            run = MatchingRun(round_id=round_id, mode="max-placed", status=status, created_by="t")
+            run = MatchingRun(
+                round_id=round_id,
+                mode="max-placed",
+                status=status,
+                created_by="t",
+                owner="anderer-prozess",
+                lease_until=utc_now() + timedelta(hours=1),
+            )
             session.add(run)
             session.commit()
             return services.row_id(run.id)

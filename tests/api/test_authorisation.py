@@ -92,6 +92,16 @@ def placement_call(action: str) -> Callable[[World], Call]:
     return build
 
 
+def ending_call(action: str) -> Callable[[World], Call]:
+    """Withdraw or release a confirmed placement, with the reason they need."""
+
+    def build(w: World) -> Call:
+        placement = w.placement(PlacementStatus.CONFIRMED)
+        return Call("POST", f"{w.base}/placements/{placement}/{action}", {"reason": "Test"})
+
+    return build
+
+
 def mentor_call(action: str) -> Callable[[World], Call]:
     def build(w: World) -> Call:
         return Call("POST", f"/api/mentor/guests/{w.placement(PlacementStatus.CONFIRMED)}/{action}")
@@ -193,6 +203,9 @@ ROUTES: dict[tuple[str, str], Row] = {
     ),
     ("POST", f"{R}/placements/{{placement_id}}/confirm"): Row(C, 200, placement_call("confirm")),
     ("POST", f"{R}/placements/{{placement_id}}/reject"): Row(C, 200, placement_call("reject")),
+    ("POST", f"{R}/placements/{{placement_id}}/withdraw"): Row(C, 200, ending_call("withdraw")),
+    ("POST", f"{R}/placements/{{placement_id}}/release"): Row(C, 200, ending_call("release")),
+    ("GET", f"{R}/todo"): Row(C, 200, lambda w: Call("GET", f"{w.base}/todo")),
     ("POST", f"{R}/decisions"): Row(
         C,
         200,

@@ -13,6 +13,10 @@ import matcher
 from api import services
 from models.tables import PlacementStatus, Role
 from tests.api.conftest import Api, Record, sample_records
+from tests.conftest import BACKENDS
+
+#: Journeys and integrity rules hold on both backends.
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 
 def by_id(records: list[Record]) -> dict[str, Record]:
@@ -185,6 +189,7 @@ def confirmed_on(api: Api, round_id: int, offer_id: str) -> int:
 
 
 def test_confirm_gets_409_when_the_place_was_given_by_hand(api: Api, scarce_round: int) -> None:
+    """The manual placement fills the offer, so the proposal on it is superseded (issue 12)."""
     run = api.run(scarce_round)
     [proposal] = api.placements(scarce_round, "proposed")
     assert proposal["offer_id"] == "H-002"
@@ -198,9 +203,11 @@ def test_confirm_gets_409_when_the_place_was_given_by_hand(api: Api, scarce_roun
 
     response = api.post(f"/api/rounds/{scarce_round}/placements/{proposal['id']}/confirm")
     assert response.status_code == 409
-    assert "keinen freien Platz" in response.json()["detail"]
+    assert "superseded" in response.json()["detail"]
     assert confirmed_on(api, scarce_round, "H-002") == 1
-    assert api.placements(scarce_round, "proposed") == [proposal]
+    assert api.placements(scarce_round, "proposed") == []
+    [superseded] = api.placements(scarce_round, "superseded")
+    assert superseded["id"] == proposal["id"]
 
 
 @pytest.fixture
@@ -226,7 +233,8 @@ def test_second_of_two_proposals_for_the_last_place_gets_409(
     api.ok("POST", f"/api/rounds/{round_id}/placements/{first['id']}/confirm")
     response = api.post(f"/api/rounds/{round_id}/placements/{second['id']}/confirm")
     assert response.status_code == 409
-    assert "Kapazität" in response.json()["detail"]
+    # The first confirmation filled H-001, which superseded the second proposal at once.
+    assert "superseded" in response.json()["detail"]
     assert confirmed_on(api, round_id, "H-001") == 1
 
 
@@ -240,7 +248,7 @@ def test_bulk_confirm_beyond_capacity_stores_nothing(
         json={"decisions": [{"placement_id": p["id"], "decision": "confirm"} for p in proposals]},
     )
     assert response.status_code == 409
-    assert "Kapazität" in response.json()["detail"]
+    assert "superseded" in response.json()["detail"]
     assert api.placements(round_id) == proposals
     assert api.counts() == before
 
@@ -331,7 +339,8 @@ def test_round_status_lifecycle(api: Api, api_round: int, offers_data: list[Reco
     api.run(api_round)
     proposal = api.placements(api_round, "proposed")[0]
     assert api.ok("PATCH", base, json={"status": "matching"})["status"] == "matching"
-    assert api.ok("PATCH", base, json={"status": "closed"})["status"] == "closed"
+    closing = {"status": "closed", "reject_pending": True}
+    assert api.ok("PATCH", base, json=closing)["status"] == "closed"
     before = api.counts()
 
     new_offer = {**offers_data[0], "id": "H-NEU"}

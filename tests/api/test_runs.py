@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,7 +23,7 @@ from api import services
 from api.settings import Settings
 from models import crud
 from models.db import init_db, make_engine
-from models.tables import MatchingRun, Placement, RunStatus
+from models.tables import MatchingRun, Placement, RunStatus, utc_now
 from tests.api.conftest import Api, Record, sample_records
 
 STAGES = [
@@ -172,30 +172,48 @@ def test_one_run_per_round_at_a_time(
 
 
 def test_runs_of_a_dead_process_are_failed_at_start(api_settings: Settings, app: FastAPI) -> None:
+    """Runs whose lease ran out (or that never had one) are failed; a live lease is kept."""
     engine = make_engine(api_settings.database_url)
     init_db(engine)
+    expired = utc_now() - timedelta(seconds=1)
+    kinds = {
+        "running, lease expired": (RunStatus.RUNNING, expired),
+        "queued, no lease": (RunStatus.QUEUED, None),
+        "done": (RunStatus.DONE, None),
+        "running, lease alive": (RunStatus.RUNNING, utc_now() + timedelta(hours=1)),
+    }
     with Session(engine) as session:
-        round_id = services.row_id(crud.create_round(session=session, name="Vor dem Absturz").id)
-        runs = {
-            status: MatchingRun(
-                round_id=round_id, mode="max-placed", status=status, created_by="coordinator:1"
+        rounds, runs = {}, {}
+        for kind, (status, lease_until) in kinds.items():  # one round each: one active run
+            round_id = services.row_id(crud.create_round(session=session, name=kind).id)
+            rounds[kind] = round_id
+            runs[kind] = MatchingRun(
+                round_id=round_id,
+                mode="max-placed",
+                status=status,
+                created_by="coordinator:1",
+                owner="gestorbener-prozess",
+                lease_until=lease_until,
+                stage=STAGES[2],
+                progress=0.7,
             )
-            for status in (RunStatus.RUNNING, RunStatus.QUEUED, RunStatus.DONE)
-        }
-        runs[RunStatus.RUNNING].stage, runs[RunStatus.RUNNING].progress = STAGES[2], 0.7
         session.add_all(runs.values())
         session.commit()
-        ids = {status: services.row_id(run.id) for status, run in runs.items()}
+        ids = {kind: services.row_id(run.id) for kind, run in runs.items()}
     engine.dispose()
 
     with TestClient(app) as client:
         api = Api(client)
-        shown = {s: api.ok("GET", f"/api/rounds/{round_id}/runs/{i}") for s, i in ids.items()}
-        for status in (RunStatus.RUNNING, RunStatus.QUEUED):
-            assert shown[status]["status"] == "failed"
-            assert shown[status]["error"]
-            assert shown[status]["finished_at"] is not None
-        assert shown[RunStatus.DONE]["status"] == "done"
+        shown = {k: api.ok("GET", f"/api/rounds/{rounds[k]}/runs/{i}") for k, i in ids.items()}
+        for kind in ("running, lease expired", "queued, no lease"):
+            assert shown[kind]["status"] == "failed", kind
+            assert "Lease abgelaufen" in shown[kind]["error"]
+            assert shown[kind]["finished_at"] is not None
+        assert shown["done"]["status"] == "done"
+        assert shown["running, lease alive"]["status"] == "running"
+        alive = rounds["running, lease alive"]
+        assert api.post(f"/api/rounds/{alive}/runs", json={}).status_code == 409
+        round_id = rounds["running, lease expired"]
         assert api.run(round_id)["status"] == "done"  # the dead runs block nothing
 
 

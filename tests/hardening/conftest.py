@@ -36,7 +36,8 @@ from models import crud
 from models.db import init_db, make_engine
 from models.store import SqlEmbeddingStore
 from models.tables import Role
-from tests.support import bearer, copy_seed
+from tests.conftest import Databases
+from tests.support import bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
@@ -236,9 +237,13 @@ class App:
 
 
 @pytest.fixture
-def app_settings(tmp_path: Path, seed_database: Path) -> Settings:
-    """Settings of one test: its own database file, a copy of the seeded one."""
-    return Settings(database_url=copy_seed(seed_database, tmp_path / "api.db"))
+def app_settings(
+    tmp_path: Path, seed_database: Path, backend: str, databases: Databases
+) -> Iterator[Settings]:
+    """Settings of one test: its own database, a copy of the seeded one, on ``backend``."""
+    url = databases.create(backend, tmp_path, seed=seed_database)
+    yield Settings(database_url=url)
+    databases.drop(url)
 
 
 @pytest.fixture

@@ -213,7 +213,8 @@ def world(
             Role.MENTOR,
             offer_ids=(MY_OFFER,),
         )
-        coordinator.ok("PATCH", f"/api/rounds/{closed_id}", json={"status": "closed"})
+        closing = {"status": "closed", "reject_pending": True}
+        coordinator.ok("PATCH", f"/api/rounds/{closed_id}", json=closing)
         yield World(
             app=app,
             closed=ClosedRound(
@@ -287,6 +288,8 @@ def body_for(w: World, method: str, path: str, placement_id: int) -> dict[str, A
         "/api/rounds/{round_id}/placements": {
             "json": {"applicant_id": "A-007", "offer_id": MY_OFFER}
         },
+        "/api/rounds/{round_id}/placements/{placement_id}/withdraw": {"json": {"reason": "x"}},
+        "/api/rounds/{round_id}/placements/{placement_id}/release": {"json": {"reason": "x"}},
         "/api/rounds/{round_id}/decisions": {
             "json": {"decisions": [{"placement_id": placement_id, "decision": "reject"}]}
         },

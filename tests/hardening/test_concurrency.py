@@ -19,12 +19,17 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from sentence_transformers import SentenceTransformer
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from api import services
+from api import decisions, services
+from api.app import create_app
+from api.settings import Settings
 from models import crud
 from models.tables import PlacementCreate, PlacementStatus
+from tests.conftest import BACKENDS, Databases
 from tests.hardening.conftest import (
     App,
     Coordinator,
@@ -36,7 +41,10 @@ from tests.hardening.conftest import (
     issue_token,
     prepare_database,
 )
-from tests.support import copy_seed, to_csv
+from tests.support import to_csv
+
+#: The races run against both backends (the arena is one per module and backend).
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True, scope="module")
 
 RACERS = 50
 #: Worker threads of the interleaving test: several decisions in flight, still bounded.
@@ -104,9 +112,11 @@ def arena(
     seed_database: Path,
     sample_offers: list[Record],
     sample_applicants: list[Record],
+    backend: str,
+    databases: Databases,
 ) -> Iterator[Arena]:
     folder = tmp_path_factory.mktemp("concurrency")
-    url = copy_seed(seed_database, folder / "api.db")
+    url = databases.create(backend, folder, seed=seed_database)
     engine = prepare_database(url)
     # Texts come from the sample, so every embedding is already cached in the seed.
     race_offer = feasible_copy(sample_offers[0], id="O-RACE", capacity=1, **WIDE_OFFER)
@@ -144,6 +154,7 @@ def arena(
     finally:
         server.stop()
         engine.dispose()
+        databases.drop(url)
 
 
 def all_at_once(count: int, action: Callable[[int], T]) -> list[T]:
@@ -176,7 +187,8 @@ def test_fifty_confirmations_of_one_place_admit_exactly_one(arena: Arena) -> Non
         confirmed = coordinator.placements(arena.race_round, "confirmed")
         assert len(confirmed) == 1 and confirmed[0]["offer_id"] == "O-RACE"
         audit = coordinator.ok("GET", f"{base}/audit")
-        assert [e["action"] for e in audit] == ["confirm"]
+        # The winner fills the place, so the 49 other proposals are superseded with it.
+        assert [e["action"] for e in audit] == ["confirm"] + ["supersede"] * (RACERS - 1)
         assert audit[0]["placement_id"] == confirmed[0]["id"]
     with Session(arena.engine) as session:
         assert crud.count_confirmed(session=session, offer_id=arena.race_offer_row) == 1
@@ -409,3 +421,67 @@ def test_duplicate_check_and_insert_are_atomic(
     table = "offer" if kind == "add-offer" else "applicant"
     expected = 1 if kind.startswith("add-") else len(batch)
     assert added[table] == before[table] + expected
+
+
+@pytest.fixture
+def two_apps(app_settings: Settings, model: SentenceTransformer) -> Iterator[tuple[App, App]]:
+    """Two apps on one database in this process: each has its own thread lock, like two
+    server processes, so only the database can keep them apart."""
+    with (
+        TestClient(create_app(app_settings, model=model)) as first,
+        TestClient(create_app(app_settings, model=model)) as second,
+    ):
+        yield App(first), App(second)
+
+
+@pytest.mark.parametrize("guarded", [True, False], ids=["guarded", "guard-removed"])
+def test_the_database_lock_closes_the_check_to_write_window(
+    two_apps: tuple[App, App],
+    sample_offers: list[Record],
+    sample_applicants: list[Record],
+    monkeypatch: pytest.MonkeyPatch,
+    guarded: bool,
+) -> None:
+    """Deterministic twin of the two-process races: every capacity check is held for half a
+    second before its write, and two manual placements for the last place arrive at once,
+    one through each app.
+
+    With the round's write lock (``crud.lock_round_for_write``) the second check waits for the
+    first placement's commit and is refused. The ``guard-removed`` case patches that lock out
+    and shows the same requests double-book the place every time: the race is real, and the
+    guarded case fails as soon as the guard is gone.
+    """
+    first, second = two_apps
+    offer = feasible_copy(sample_offers[0], id="O-LETZTER", capacity=1, **WIDE_OFFER)
+    applicants = [
+        feasible_copy(sample_applicants[i], id=f"L-{i}", **WIDE_APPLICANT) for i in range(2)
+    ]
+    round_id = first.coordinator.new_round([offer], applicants, name="Fenster")
+    real_check = decisions._check_placeable
+
+    def slow_check(*args: Any, **kwargs: Any) -> None:
+        real_check(*args, **kwargs)
+        time.sleep(0.5)  # between the check and the write
+
+    monkeypatch.setattr("api.decisions._check_placeable", slow_check)
+    if not guarded:
+        monkeypatch.setattr("models.crud.lock_round_for_write", lambda **_: None)
+
+    def place(i: int) -> int:
+        app = (first, second)[i]
+        response = app.coordinator.request(
+            "POST",
+            f"/api/rounds/{round_id}/placements",
+            json={"applicant_id": f"L-{i}", "offer_id": "O-LETZTER"},
+        )
+        status: int = response.status_code
+        return status
+
+    outcomes = sorted(all_at_once(2, place))
+    confirmed = first.coordinator.placements(round_id, "confirmed")
+    if guarded:
+        assert outcomes == [201, 409], outcomes
+        assert len(confirmed) == 1
+    else:
+        assert outcomes == [201, 201], outcomes
+        assert len(confirmed) == 2, "without the lock the window is open: double booking"

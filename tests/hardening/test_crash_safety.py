@@ -2,8 +2,8 @@
 
 The real-server test kills ``matcher serve`` with SIGKILL while a run embeds the sample round
 into a cold cache (a fresh database, so embedding takes seconds), then starts a new server on
-the same file. The in-process tests inject failures at every stage of a run and inside the
-write of its proposals.
+the same file, which fails the dead server's run once its lease has run out. The in-process
+tests inject failures at every stage of a run and inside the write of its proposals.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from tests.hardening.conftest import (
     prepare_database,
 )
 
+#: Lease of the servers here: the killed server's run is failed this long after its last beat.
+LEASE_SECONDS = 3.0
 #: The sample pair the README places by hand (feasible: A-001 → H-013, Kopenhagen).
 MANUAL = {"applicant_id": "A-001", "offer_id": "H-013", "reason": "Vorab bestätigt"}
 STAGES = (
@@ -56,7 +58,8 @@ def test_server_killed_during_a_run_loses_the_run_and_nothing_else(
     engine.dispose()
     base = f"/api/rounds/{round_id}"
 
-    with Server(url, tmp_path, "before-crash") as server, server.client() as client:
+    lease = {"MATCHER_RUN_LEASE_SECONDS": str(LEASE_SECONDS)}
+    with Server(url, tmp_path, "before-crash", lease) as server, server.client() as client:
         coordinator = Coordinator(client, token)
         placed = coordinator.ok("POST", f"{base}/placements", 201, json=MANUAL)
         assert placed["status"] == "confirmed"
@@ -79,10 +82,12 @@ def test_server_killed_during_a_run_loses_the_run_and_nothing_else(
     with sqlite3.connect(database) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
-    with Server(url, tmp_path, "after-crash") as server, server.client() as client:
+    with Server(url, tmp_path, "after-crash", lease) as server, server.client() as client:
         coordinator = Coordinator(client, token)
-        after = coordinator.ok("GET", f"{base}/runs/{run['id']}")
-        assert after["status"] == "failed", after
+        deadline = time.monotonic() + 3 * LEASE_SECONDS + 10  # failed once the lease ran out
+        while (after := coordinator.ok("GET", f"{base}/runs/{run['id']}"))["status"] != "failed":
+            assert time.monotonic() < deadline, after
+            time.sleep(0.1)
         assert after["error"] and after["finished_at"], after
         assert coordinator.placements(round_id, "proposed") == []
         assert placements_of_run(database, run["id"]) == 0

@@ -1,4 +1,4 @@
-"""A real SQLite database file per test, set up exactly as the application sets it up."""
+"""A real database per test (SQLite file, or PostgreSQL where a module asks for both backends)."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +17,13 @@ def database_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def engine(database_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{database_path}")
-    init_db(engine)
+def engine(backend: str, database_path: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """The database of one test: a SQLite file at ``database_path``, or a PostgreSQL database."""
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{database_path}")
+        init_db(engine)
+    else:
+        engine = make_engine(request.getfixturevalue("empty_database_url"))
     yield engine
     engine.dispose()
 

@@ -28,7 +28,11 @@ from models import (
     list_rounds,
     table_counts,
 )
+from tests.conftest import BACKENDS
 from tests.models.factories import make_applicant, make_offer
+
+#: Integrity rules hold on both backends.
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 
 def _round(session: Session, name: str = "Frühjahr 2027") -> int:

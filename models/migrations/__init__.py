@@ -1,0 +1,1 @@
+"""Alembic migrations of the schema; ``models.db`` runs them (``matcher db upgrade``)."""
