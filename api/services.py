@@ -241,6 +241,9 @@ def change_round_status(
     return round_
 
 
+ID_TAKEN = "Die Kennung gibt es in dieser Runde schon."
+
+
 def import_records(
     session: Session,
     round_id: int,
@@ -254,11 +257,11 @@ def import_records(
         a.external_id for a in crud.list_applicants(session=session, round_id=round_id)
     }
     problems = [
-        matcher.RecordProblem("offers", i, o.id, "id", "id already exists in this round")
+        matcher.RecordProblem("offers", i, o.id, "id", ID_TAKEN)
         for i, o in enumerate(offers)
         if o.id in taken_offers
     ] + [
-        matcher.RecordProblem("applicants", i, a.id, "id", "id already exists in this round")
+        matcher.RecordProblem("applicants", i, a.id, "id", ID_TAKEN)
         for i, a in enumerate(applicants)
         if a.id in taken_applicants
     ]
@@ -268,53 +271,6 @@ def import_records(
     crud.add_applicants(
         session=session, round_id=round_id, applicants=[applicant_row(a) for a in applicants]
     )
-
-
-EXPORT_COLUMNS = (
-    "applicant_id",
-    "name",
-    "home_organisation",
-    "offer_id",
-    "offer_title",
-    "city",
-    "mentor_name",
-    "status",
-    "mentor_decision",
-)
-
-
-def export_rows(session: Session, round_id: int) -> list[dict[str, str]]:
-    """One row per applicant: the confirmed placement, else the open proposal, else none."""
-    offers = {o.id: o for o in crud.list_offers(session=session, round_id=round_id)}
-    best: dict[int, tables.Placement] = {}
-    rank = {tables.PlacementStatus.CONFIRMED: 0, tables.PlacementStatus.PROPOSED: 1}
-    for p in crud.list_placements(session=session, round_id=round_id):
-        if p.status in rank and (
-            p.applicant_id not in best or rank[p.status] < rank[best[p.applicant_id].status]
-        ):
-            best[p.applicant_id] = p
-    rows = []
-    for applicant in crud.list_applicants(session=session, round_id=round_id):
-        placement = best.get(row_id(applicant.id))
-        offer = offers[placement.offer_id] if placement else None
-        rows.append(
-            {
-                "applicant_id": applicant.external_id,
-                "name": applicant.name or "",
-                "home_organisation": applicant.home_organisation,
-                "offer_id": offer.external_id if offer else "",
-                "offer_title": offer.title if offer else "",
-                "city": offer.city if offer else "",
-                "mentor_name": (offer.mentor_name or "") if offer else "",
-                "status": placement.status.value if placement else "ohne Platz",
-                "mentor_decision": (
-                    placement.mentor_decision.value
-                    if placement and placement.mentor_decision
-                    else ""
-                ),
-            }
-        )
-    return rows
 
 
 def issue_account(

@@ -46,9 +46,22 @@ class ImportBody(BaseModel):
     applicants: list[Any] = Field(default_factory=list, max_length=20_000)
 
 
+class ImportedFile(BaseModel):
+    """How an uploaded spreadsheet was read: format, and for CSV the encoding and separator."""
+
+    source: str
+    format: Literal["csv", "xlsx"]
+    encoding: str | None = Field(None, examples=["UTF-8 mit BOM", "Windows-1252"])
+    delimiter: str | None = Field(None, examples=[";"])
+    sheet: str | None = Field(None, description="the XLSX sheet read")
+
+
 class ImportResult(BaseModel):
     offers: int
     applicants: int
+    files: list[ImportedFile] = Field(
+        default_factory=list, description="CSV/XLSX import: how each file was read"
+    )
 
 
 class ScoreParts(BaseModel):
