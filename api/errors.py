@@ -26,7 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from matcher import InvalidRecordsError, ModelLoadError
+from matcher import InvalidRecordsError, ModelLoadError, german
 from models.schemas import ErrorDetail
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ async def _invalid_records(_: Request, error: Exception) -> JSONResponse:
 async def _request_validation(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     errors = [
-        {"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"]}
+        {"field": ".".join(str(part) for part in e["loc"]), "message": german.message(e)}
         for e in error.errors()
     ]
     return JSONResponse(_body("Ungültige Anfrage.", errors), 422)

@@ -58,7 +58,7 @@ class BodySizeLimit:
         body = json.dumps(
             {
                 "detail": f"Anfrage zu groß (höchstens {self.limit // 1024 // 1024} MB).",
-                "errors": [{"field": "body", "message": f"larger than {self.limit} bytes"}],
+                "errors": [{"field": "body", "message": f"größer als {self.limit} Bytes"}],
             },
             ensure_ascii=False,
         ).encode()

@@ -287,13 +287,15 @@ def issue_account(
     offer_row_ids: list[int] = []
     if role is tables.Role.APPLICANT or role is tables.Role.MENTOR:
         if round_id is None:
-            raise Unprocessable("round_id fehlt.", [{"field": "round_id", "message": "required"}])
+            raise Unprocessable(
+                "Die Runde fehlt (round_id).", [{"field": "round_id", "message": "„Runde“ fehlt."}]
+            )
         require_round(session, round_id)
     if role is tables.Role.APPLICANT:
         if not applicant_id:
             raise Unprocessable(
                 "Ein Bewerbungs-Token braucht applicant_id.",
-                [{"field": "applicant_id", "message": "required for role applicant"}],
+                [{"field": "applicant_id", "message": "„Bewerbung“ fehlt (Rolle applicant)."}],
             )
         assert round_id is not None
         applicant_row_id = row_id(require_applicant(session, round_id, applicant_id).id)
@@ -301,7 +303,7 @@ def issue_account(
         if not offer_ids:
             raise Unprocessable(
                 "Ein Mentoring-Token braucht mindestens ein Angebot.",
-                [{"field": "offer_ids", "message": "required for role mentor"}],
+                [{"field": "offer_ids", "message": "„Angebote“ fehlt (Rolle mentor)."}],
             )
         assert round_id is not None
         offer_row_ids = [row_id(require_offer(session, round_id, o).id) for o in offer_ids]
@@ -321,7 +323,7 @@ def require_same_id(body_id: str, path_id: str) -> None:
     if body_id != path_id:
         raise Unprocessable(
             "Die id im Inhalt muss der id im Pfad entsprechen.",
-            [{"field": "id", "message": f"expected {path_id!r}"}],
+            [{"field": "id", "message": f"„Kennung“ muss {path_id!r} sein (wie im Pfad)."}],
         )
 
 

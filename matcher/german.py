@@ -1,12 +1,12 @@
 """German names of fields and German sentences for validation errors: one vocabulary.
 
 Coordinators read every message in German, and they keep their data in spreadsheets with German
-column headers. Both come from the table ``FIELD_LABELS`` below, so a column called
-``Dienststelle`` in an uploaded file and the message „Dienststelle darf nicht leer sein.“ name the
-same thing. ``message()`` turns one pydantic error (a dict of ``type``, ``loc``, ``ctx``) into a
-German sentence; the record import, the HTTP error handler and the CLI all call it, so there is
-exactly one translation. An error type missing from ``_SENTENCES`` still gets a German sentence
-(„ist ungültig“), never pydantic's English text.
+column headers. Both come from the table ``FIELD_LABELS`` below (the README prints it as the
+header mapping), so a column called ``Dienststelle`` in an uploaded file and the message
+„Dienststelle“ darf nicht leer sein. name the same thing. ``message()`` turns one pydantic error
+(a dict of ``type``, ``loc``, ``ctx``) into a German sentence; the record import, the HTTP error
+handler and the CLI all call it, so there is exactly one translation. An error type missing
+from ``_SENTENCES`` still gets a German sentence („ist ungültig“), never pydantic's English text.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ FIELD_LABELS: dict[str, str] = {
     "capacity": "Plätze",
     "available_from": "Verfügbar ab",
     "available_until": "Verfügbar bis",
-    "min_weeks": "Wochen mindestens",
-    "max_weeks": "Wochen höchstens",
+    "min_weeks": "Mindestdauer (Wochen)",
+    "max_weeks": "Höchstdauer (Wochen)",
     "mentor_name": "Mentor/in",
     "mentor_email": "E-Mail Mentor/in",
     "tags": "Schlagwörter",
@@ -44,7 +44,7 @@ FIELD_LABELS: dict[str, str] = {
     "position": "Funktion",
     "languages": "Sprachkenntnisse",
     "preferred_cities": "Wunschstädte",
-    "weeks_wanted": "Wochen gewünscht",
+    "weeks_wanted": "Wunschdauer (Wochen)",
     "motivation": "Motivation",
     "agency": "Behörde",
     # request bodies and parameters of the HTTP API
@@ -184,12 +184,12 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
 
 
 def message(error: Mapping[str, Any], *, loc: Sequence[str | int] | None = None) -> str:
-    """One pydantic error as a German sentence naming the field, e.g. „Plätze muss mindestens 0
-    sein.“; ``loc`` overrides the error's own location (model-level checks name their field)."""
+    """One pydantic error as a German sentence naming the field: ``„Plätze“ muss mindestens 0
+    sein.``; ``loc`` overrides the error's own location (model-level checks name their field)."""
     where = field_label(loc if loc is not None else error.get("loc", ()))
     kind = str(error.get("type", ""))
     ctx = error.get("ctx") or {}
     predicate = _SENTENCES.get(kind, _invalid)(ctx)
     if kind in {"value_error", "assertion_error"}:
-        return f"{where}: {predicate.rstrip('.')}."
-    return f"{where} {predicate}."
+        return f"„{where}“: {predicate.rstrip('.')}."
+    return f"„{where}“ {predicate}."

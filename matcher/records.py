@@ -76,7 +76,7 @@ Weeks = Annotated[int, Field(ge=1, le=52)]
 
 
 _DATES_REVERSED = "liegt vor „Verfügbar ab“"
-_WEEKS_REVERSED = "ist kleiner als „Wochen mindestens“"
+_WEEKS_REVERSED = "ist kleiner als die „Mindestdauer (Wochen)“"
 
 
 class _Record(BaseModel):
@@ -159,7 +159,9 @@ def _problems_of(
 def parse_records(kind: type[RecordT], data: Any, *, source: str = "input") -> list[RecordT]:
     """Validate a decoded JSON array of records; raise one error listing every problem."""
     if not isinstance(data, list):
-        problem = RecordProblem(source, None, None, "", "erwartet eine JSON-Liste von Datensätzen")
+        problem = RecordProblem(
+            source, None, None, "", "Erwartet wird eine JSON-Liste von Datensätzen."
+        )
         raise InvalidRecordsError([problem])
     records: list[RecordT] = []
     problems: list[RecordProblem] = []
