@@ -8,6 +8,7 @@ its dates, mentor and e-mail addresses, or, for everyone without a place, the re
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -69,6 +70,7 @@ _MENTOR_DE = {
 }
 WITHOUT_PLACE = "ohne Platz"
 NO_RUN_YET = "Noch kein abgeschlossener Zuordnungslauf."
+NOT_ASSIGNED = "Zulässige Angebote vorhanden, aber kein Platz zugeteilt."
 
 
 def encode(header: Sequence[str], rows: list[list[Cell]], fmt: Format, title: str) -> bytes:
@@ -102,8 +104,10 @@ def export_rows(session: Session, round_id: int) -> list[list[Cell]]:
         ):
             best[p.applicant_id] = _Placed(p, offers[p.offer_id])
     reasons = _unplaced_reasons(session, round_id)
+    applicants = crud.list_applicants(session=session, round_id=round_id)
+    blocked = _without_feasible_offer(session, round_id, applicants, list(offers.values()))
     rows = []
-    for applicant in crud.list_applicants(session=session, round_id=round_id):
+    for applicant in applicants:
         placed = best.get(services.row_id(applicant.id))
         person: list[Cell] = [
             applicant.external_id,
@@ -113,8 +117,10 @@ def export_rows(session: Session, round_id: int) -> list[list[Cell]]:
             applicant.position,
         ]
         if placed is None:
-            reason = reasons.get(applicant.external_id) or _rejected_reason(
-                rejected.get(services.row_id(applicant.id))
+            reason = (
+                reasons.get(applicant.external_id)
+                or blocked.get(applicant.external_id)
+                or _rejected_reason(rejected.get(services.row_id(applicant.id)), bool(best))
             )
             rows.append([*person, WITHOUT_PLACE, *[None] * 11, reason])
         else:
@@ -152,11 +158,36 @@ def _unplaced_reasons(session: Session, round_id: int) -> dict[str, str]:
     return {}
 
 
-def _rejected_reason(placement: tables.Placement | None) -> str:
-    if placement is None:
-        return NO_RUN_YET
-    because = f": {placement.reason}" if placement.reason else ""
-    return f"Vorschlag abgelehnt{because}."
+def _without_feasible_offer(
+    session: Session,
+    round_id: int,
+    applicants: list[tables.Applicant],
+    offers: list[tables.Offer],
+) -> dict[str, str]:
+    """Applicant id → why no offer is feasible, for those where none is (no model needed)."""
+    confirmed = Counter(
+        p.offer_id
+        for p in crud.list_placements(
+            session=session, round_id=round_id, status=tables.PlacementStatus.CONFIRMED
+        )
+    )
+    feasibility = matcher.check_feasibility(
+        [services.applicant_record(a) for a in applicants],
+        [services.offer_record(o) for o in offers],
+        [confirmed[services.row_id(o.id)] for o in offers],
+    )
+    return {
+        a.external_id: "Kein zulässiges Angebot: " + feasibility.obstacles(i)
+        for i, a in enumerate(applicants)
+        if not feasibility.feasible[i].any()
+    }
+
+
+def _rejected_reason(placement: tables.Placement | None, anyone_placed: bool) -> str:
+    if placement is not None:
+        because = f": {placement.reason}" if placement.reason else ""
+        return f"Vorschlag abgelehnt{because}."
+    return NOT_ASSIGNED if anyone_placed else NO_RUN_YET
 
 
 # --- templates ----------------------------------------------------------------------------------

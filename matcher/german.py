@@ -169,7 +169,6 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "url_type": lambda _: "muss eine gültige Adresse (URL) sein",
     "uuid_parsing": lambda _: "muss eine gültige UUID sein",
     "uuid_type": lambda _: "muss eine gültige UUID sein",
-    "json_invalid": lambda _: "ist kein gültiges JSON",
     "json_type": lambda _: "muss JSON-Text sein",
     "extra_forbidden": lambda _: "ist hier nicht vorgesehen",
     "frozen_field": lambda _: "darf nicht geändert werden",
@@ -186,8 +185,10 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
 def message(error: Mapping[str, Any], *, loc: Sequence[str | int] | None = None) -> str:
     """One pydantic error as a German sentence naming the field: ``„Plätze“ muss mindestens 0
     sein.``; ``loc`` overrides the error's own location (model-level checks name their field)."""
-    where = field_label(loc if loc is not None else error.get("loc", ()))
     kind = str(error.get("type", ""))
+    if kind == "json_invalid":  # its location is a character offset, not a field
+        return "Der Inhalt ist kein gültiges JSON."
+    where = field_label(loc if loc is not None else error.get("loc", ()))
     ctx = error.get("ctx") or {}
     predicate = _SENTENCES.get(kind, _invalid)(ctx)
     if kind in {"value_error", "assertion_error"}:
