@@ -239,6 +239,7 @@ def test_cli_template_import_and_export_round_trip(
         assert "geschrieben" in result.output
     assert tabular.read_sheet(offers_file.read_bytes(), source="o").header[0] == "Kennung"
     offers = matcher.parse_records(matcher.Offer, offers_data[:3])
+    applicants_data[3]["languages"] = {"fi": "C2"}  # no offer of the three works in Finnish
     applicants = matcher.parse_records(matcher.Applicant, applicants_data[:4])
     offers_file.write_bytes(office.records_file(office.Kind.OFFERS, offers, "xlsx"))
     applicants_file.write_bytes(office.records_file(office.Kind.APPLICANTS, applicants, "csv"))
@@ -263,9 +264,11 @@ def test_cli_template_import_and_export_round_trip(
         assert result.exit_code == 0, result.output
     rows = csv_rows((tmp_path / "ergebnis.csv").read_bytes())
     assert [r["Bewerbung"] for r in rows] == [a.id for a in applicants]
-    for row in rows:  # no run yet: either no feasible offer at all, or not assigned yet
-        reason = row["Grund (ohne Platz)"]
-        assert reason == office.NO_RUN_YET or reason.startswith("Kein zulässiges Angebot: von 3 ")
+    reasons = {r["Bewerbung"]: r["Grund (ohne Platz)"] for r in rows}
+    assert reasons[applicants[3].id].startswith("Kein zulässiges Angebot: von 3 Angeboten")
+    assert "Sprache bei 3" in reasons[applicants[3].id]
+    for reason in reasons.values():  # no run yet, no placement: nothing assigned
+        assert reason == office.NO_RUN_YET or reason.startswith("Kein zulässiges Angebot")
     sheet = tabular.read_sheet((tmp_path / "ergebnis.xlsx").read_bytes(), source="e")
     assert sheet.header == list(office.EXPORT_HEADER) and len(sheet.rows) == 4
 
