@@ -89,9 +89,10 @@ class _Placed:
     offer: tables.Offer
 
 
-def export_rows(session: Session, round_id: int) -> list[list[Cell]]:
-    """Rows of ``EXPORT_HEADER``: confirmed placement, else open proposal, else the reason."""
-    offers = {o.id: o for o in crud.list_offers(session=session, round_id=round_id)}
+def _placements_by_applicant(
+    session: Session, round_id: int, offers: dict[int | None, tables.Offer]
+) -> tuple[dict[int, _Placed], dict[int, tables.Placement]]:
+    """Per applicant row id: the confirmed (else proposed) placement, and the last rejected."""
     best: dict[int, _Placed] = {}
     rejected: dict[int, tables.Placement] = {}
     rank = {tables.PlacementStatus.CONFIRMED: 0, tables.PlacementStatus.PROPOSED: 1}
@@ -103,6 +104,13 @@ def export_rows(session: Session, round_id: int) -> list[list[Cell]]:
             or rank[p.status] < rank[best[p.applicant_id].placement.status]
         ):
             best[p.applicant_id] = _Placed(p, offers[p.offer_id])
+    return best, rejected
+
+
+def export_rows(session: Session, round_id: int) -> list[list[Cell]]:
+    """Rows of ``EXPORT_HEADER``: confirmed placement, else open proposal, else the reason."""
+    offers = {o.id: o for o in crud.list_offers(session=session, round_id=round_id)}
+    best, rejected = _placements_by_applicant(session, round_id, offers)
     reasons = _unplaced_reasons(session, round_id)
     applicants = crud.list_applicants(session=session, round_id=round_id)
     blocked = _without_feasible_offer(session, round_id, applicants, list(offers.values()))

@@ -22,9 +22,10 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
 from typing import Any, Literal, TypeAlias, TypeVar
 
 from matcher.errors import InvalidRecordsError, RecordProblem
@@ -132,12 +133,26 @@ def sniff_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
+#: Most rows a sheet may have (the JSON import's limit too); a small XLSX file can unpack to
+#: millions of rows, which would otherwise all be read into memory.
+MAX_ROWS = 20_000
+
+
+def _take_rows(rows: Iterator[list[Any]], source: str) -> list[list[Any]]:
+    taken = list(islice(rows, MAX_ROWS + 2))  # the header row and one too many
+    if len(taken) > MAX_ROWS + 1:
+        raise _file_problem(
+            source, f"Die Tabelle hat mehr als {MAX_ROWS:,} Zeilen.".replace(",", ".")
+        )
+    return taken
+
+
 def _read_csv(raw: bytes, *, source: str) -> Sheet:
     text, encoding = decode_text(raw, source=source)
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        rows: list[list[Cell]] = [list(row) for row in reader]
+        rows: list[list[Cell]] = _take_rows((list(row) for row in reader), source)
     except csv.Error as error:
         raise _file_problem(
             source, f"Die CSV-Datei ist in Zeile {reader.line_num} nicht lesbar ({error})."
@@ -162,7 +177,7 @@ def _read_xlsx(raw: bytes, *, source: str, sheet: str | None) -> Sheet:
             names = ", ".join(f"„{name}“" for name in workbook.sheetnames)
             raise _file_problem(source, f"Tabellenblatt „{sheet}“ fehlt (vorhanden: {names}).")
         worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
-        rows = [list(row) for row in worksheet.iter_rows(values_only=True)]
+        rows = _take_rows((list(row) for row in worksheet.iter_rows(values_only=True)), source)
         title = worksheet.title
     finally:
         workbook.close()

@@ -271,3 +271,18 @@ def test_templates_carry_german_headers_and_an_importable_example(
     assert [r.id for r in records] == [office.EXAMPLES[kind]["id"]]
     header = tabular.read_sheet(office.template(kind, fmt), source="t").header
     assert header == [FIELD_LABELS[f] for f in model.model_fields]
+
+
+def test_a_sheet_beyond_the_row_limit_is_refused_before_it_is_read_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tabular, "MAX_ROWS", 3)
+    header = tabular.record_header(matcher.Offer)
+    for count, fits in ((3, True), (4, False)):
+        rows = [tabular.record_row(offer) for offer in OFFERS[:count]]
+        for data in (tabular.write_csv(header, rows), tabular.write_xlsx(header, rows)):
+            if fits:
+                assert matcher.load_table(matcher.Offer, data, source="x")[0] == OFFERS[:count]
+            else:
+                [problem] = problems_of(matcher.Offer, data)
+                assert problem.message == "Die Tabelle hat mehr als 3 Zeilen."
