@@ -59,9 +59,12 @@ class ImportedFile(BaseModel):
 class ImportResult(BaseModel):
     offers: int
     applicants: int
-    files: list[ImportedFile] = Field(
-        default_factory=list, description="CSV/XLSX import: how each file was read"
-    )
+
+
+class TableImportResult(ImportResult):
+    """A CSV/XLSX import: the counts, and how each uploaded file was read."""
+
+    files: list[ImportedFile]
 
 
 class ScoreParts(BaseModel):

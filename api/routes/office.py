@@ -12,7 +12,7 @@ from api import office, services
 from api.deps import CoordinatorDep, IdPath, SessionDep, WriteLockDep
 from api.errors import Unprocessable
 from matcher.tabular import RecordT
-from models.schemas import ImportedFile, ImportResult
+from models.schemas import ImportedFile, TableImportResult
 
 router = APIRouter(tags=["Tabellen (Excel, CSV)"])
 
@@ -34,7 +34,7 @@ def import_tables(
     offers: Annotated[UploadFile | None, File(description="offers: CSV or XLSX")] = None,
     applicants: Annotated[UploadFile | None, File(description="applicants: CSV or XLSX")] = None,
     sheet: SheetQuery = None,
-) -> ImportResult:
+) -> TableImportResult:
     """CSV (``;`` or ``,``; UTF-8, UTF-8 with BOM or Windows-1252) or XLSX, German or
     interchange headers; lists as ``a; b``, languages as ``de:C2; en:B1``; all or nothing."""
     services.require_round(session, round_id, writable=True)
@@ -50,7 +50,9 @@ def import_tables(
         )
         session.commit()
     files = [f.info for f in (offer_file, applicant_file) if f.info is not None]
-    return ImportResult(offers=len(parsed_offers), applicants=len(parsed_applicants), files=files)
+    return TableImportResult(
+        offers=len(parsed_offers), applicants=len(parsed_applicants), files=files
+    )
 
 
 class _Upload:
