@@ -47,7 +47,7 @@ INT_FIELDS = frozenset({"capacity", "min_weeks", "max_weeks", "weeks_wanted"})
 DATE_FIELDS = frozenset({"available_from", "available_until"})
 _LIST_SEPARATORS = re.compile(r"[;,]")
 _GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
-_INTEGER = re.compile(r"[+-]?\d+")
+_INTEGER = re.compile(r"[+-]?\d{1,18}")  # longer: text, refused by validation
 _XLSX_MAGIC = b"PK\x03\x04"
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 _DELIMITERS = (";", ",", "\t")
@@ -163,15 +163,15 @@ def _read_csv(raw: bytes, *, source: str) -> Sheet:
 
 
 def _read_xlsx(raw: bytes, *, source: str, sheet: str | None) -> Sheet:
-    import zipfile
-
     from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
 
+    unreadable = _file_problem(source, "Die Datei ist keine lesbare XLSX-Datei.")
+    # A damaged upload can fail anywhere in openpyxl's zip and XML parsers (ParseError,
+    # IndexError, ValueError, …); whatever it raises, the file is at fault, not the server.
     try:
         workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError):
-        raise _file_problem(source, "Die Datei ist keine lesbare XLSX-Datei.") from None
+    except Exception:
+        raise unreadable from None
     try:
         if sheet is not None and sheet not in workbook.sheetnames:
             names = ", ".join(f"„{name}“" for name in workbook.sheetnames)
@@ -179,6 +179,10 @@ def _read_xlsx(raw: bytes, *, source: str, sheet: str | None) -> Sheet:
         worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
         rows = _take_rows((list(row) for row in worksheet.iter_rows(values_only=True)), source)
         title = worksheet.title
+    except InvalidRecordsError:
+        raise
+    except Exception:
+        raise unreadable from None
     finally:
         workbook.close()
     header = ["" if cell is None else str(cell) for cell in rows[0]] if rows else []

@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import json
+import zipfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,7 @@ def test_german_dates_and_iso_dates_both_read() -> None:
     assert tabular.cell_value("available_until", "2027-05-03") == "2027-05-03"
     assert tabular.cell_value("available_until", date(2027, 5, 3)) == "2027-05-03"
     assert tabular.cell_value("weeks_wanted", 4.0) == 4
+    assert tabular.cell_value("weeks_wanted", "9" * 5000) == "9" * 5000  # int() would raise
     assert tabular.cell_value("languages", "de: c2, en:B1") == {"de": "C2", "en": "B1"}
 
 
@@ -286,3 +288,38 @@ def test_a_sheet_beyond_the_row_limit_is_refused_before_it_is_read_whole(
             else:
                 [problem] = problems_of(matcher.Offer, data)
                 assert problem.message == "Die Tabelle hat mehr als 3 Zeilen."
+
+
+def _damaged(victim: str, payload: str) -> bytes:
+    """The offers template with one part of the zip replaced by ``payload``."""
+    original = zipfile.ZipFile(io.BytesIO(office.template(office.Kind.OFFERS, "xlsx")))
+    parts = {name: original.read(name) for name in original.namelist()}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as damaged:
+        for name, data in parts.items():
+            damaged.writestr(name, payload if name == victim else data)
+    return buffer.getvalue()
+
+
+BAD_ROW = (
+    "<?xml version='1.0'?><worksheet xmlns='http://schemas.openxmlformats.org/spreadsheetml/"
+    "2006/main'><sheetData><row r='x'><c r='A1' t='s'><v>99</v></c></row></sheetData></worksheet>"
+)
+
+
+@pytest.mark.parametrize(
+    "victim",
+    [
+        "xl/workbook.xml",
+        "xl/worksheets/sheet1.xml",
+        "xl/styles.xml",
+        "[Content_Types].xml",
+        "xl/_rels/workbook.xml.rels",
+    ],
+)
+@pytest.mark.parametrize("payload", ["", "<kein xml", BAD_ROW])
+def test_a_damaged_xlsx_is_a_file_problem_never_a_crash(victim: str, payload: str) -> None:
+    try:
+        matcher.load_table(matcher.Offer, _damaged(victim, payload), source="kaputt.xlsx")
+    except matcher.InvalidRecordsError as error:  # any other exception fails the test
+        assert error.problems[0].source == "kaputt.xlsx"
