@@ -207,6 +207,8 @@ def decode_json(raw: bytes | str, *, source: str) -> Any:
         message = f"Die Datei ist kein gültiges UTF-8 (Byte {error.start})."
     except json.JSONDecodeError as error:
         message = f"Die Datei ist kein gültiges JSON (Zeile {error.lineno}, Spalte {error.colno})."
+    except ValueError:  # json refuses integers of more than 4300 digits this way
+        message = "Die Datei enthält eine Zahl mit zu vielen Ziffern."
     raise InvalidRecordsError([RecordProblem(source, None, None, "", message)])
 
 

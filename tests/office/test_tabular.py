@@ -323,3 +323,9 @@ def test_a_damaged_xlsx_is_a_file_problem_never_a_crash(victim: str, payload: st
         matcher.load_table(matcher.Offer, _damaged(victim, payload), source="kaputt.xlsx")
     except matcher.InvalidRecordsError as error:  # any other exception fails the test
         assert error.problems[0].source == "kaputt.xlsx"
+
+
+def test_a_json_file_with_an_endless_number_is_a_file_problem() -> None:
+    with pytest.raises(matcher.InvalidRecordsError) as caught:
+        matcher.load_offers(b'[{"capacity": ' + b"9" * 5000 + b"}]", source="o.json")
+    assert caught.value.problems[0].message == "Die Datei enthält eine Zahl mit zu vielen Ziffern."
