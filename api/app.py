@@ -17,7 +17,17 @@ from sentence_transformers import SentenceTransformer
 import matcher
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import accounts, me, placements, ranker, records, rounds, runs, shortlists
+from api.routes import (
+    accounts,
+    me,
+    office,
+    placements,
+    ranker,
+    records,
+    rounds,
+    runs,
+    shortlists,
+)
 from api.runs import RunManager, fail_expired_runs
 from api.settings import Settings, get_settings
 from api.web import router as web_router
@@ -91,7 +101,7 @@ def create_app(
     app.dependency_overrides[get_settings] = lambda: settings
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app, busy_timeout=settings.db_busy_timeout)
-    for module in (rounds, records, shortlists, runs, placements, me, accounts, ranker):
+    for module in (rounds, office, records, shortlists, runs, placements, me, accounts, ranker):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(web_router)
     _add_health(app)

@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 import matcher
-from api import learning, services
+from api import learning, office, services
 from api.errors import ApiError
 from api.settings import get_settings
 from matcher import (
@@ -29,8 +29,11 @@ from matcher import (
     MatcherError,
     Mode,
     PairScores,
+    SourceInfo,
 )
+from matcher.records import decode_json
 from matcher.rerank import DecisionReranker, with_reranker
+from matcher.tabular import RecordT
 from models import crud
 from models.db import (
     SchemaOutdatedError,
@@ -56,9 +59,23 @@ out = Console()
 err = Console(stderr=True)
 
 ApplicantsOption = Annotated[
-    Path, typer.Option("--applicants", help="applicants.json (interchange format)")
+    Path,
+    typer.Option("--applicants", help="Applications: .json (interchange format), .csv or .xlsx"),
 ]
-OffersOption = Annotated[Path, typer.Option("--offers", help="offers.json (interchange format)")]
+OffersOption = Annotated[
+    Path, typer.Option("--offers", help="Offers: .json (interchange format), .csv or .xlsx")
+]
+#: Files read as spreadsheets (``matcher.tabular``); anything else is interchange JSON.
+TABLE_SUFFIXES = frozenset({".csv", ".xlsx"})
+#: API field → the option that sets it, so CLI messages name what the user typed.
+OPTION_NAMES = {
+    "round_id": "--round",
+    "applicant_id": "--applicant",
+    "offer_ids": "--offer",
+    "role": "--role",
+    "label": "--label",
+    "name": "--name",
+}
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -88,23 +105,59 @@ def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as error:
-        fail(f"{path}: cannot read file ({error.strerror})")
+        fail(f"{path}: Datei nicht lesbar ({error.strerror})")
+
+
+def fail_api(error: ApiError) -> NoReturn:
+    """An API error in CLI words: the fields it names become the options that set them."""
+    named = [e for e in error.errors if e.get("field") in OPTION_NAMES]
+    if not named:
+        fail(error.detail)
+    fail(" ".join(f"{OPTION_NAMES[e['field']]}: {e.get('message', '')}" for e in named))
+
+
+def load_file(
+    kind: type[RecordT], path: Path, infos: list[SourceInfo], sheet: str | None = None
+) -> list[RecordT]:
+    """Records of an interchange JSON file or a spreadsheet; how a spreadsheet was read is
+    appended to ``infos``."""
+    raw = read_bytes(path)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        return matcher.parse_records(kind, decode_json(raw, source=path.name), source=path.name)
+    records, info = matcher.load_table(kind, raw, source=path.name, sheet=sheet)
+    infos.append(info)
+    return records
+
+
+def read_files(
+    applicants_file: Path, offers_file: Path, sheet: str | None = None
+) -> tuple[list[matcher.Applicant], list[matcher.Offer], list[SourceInfo]]:
+    """Parse both files, reporting the problems of both before giving up."""
+    infos: list[SourceInfo] = []
+    try:
+        offers, applicants = matcher.parse_round(
+            lambda: load_file(matcher.Offer, offers_file, infos, sheet),
+            lambda: load_file(matcher.Applicant, applicants_file, infos, sheet),
+        )
+    except InvalidRecordsError as error:
+        fail(str(error))
+    return applicants, offers, infos
 
 
 def read_records(
     applicants_file: Path, offers_file: Path
 ) -> tuple[list[matcher.Applicant], list[matcher.Offer]]:
-    """Parse both files, reporting the problems of both before giving up."""
-    try:
-        offers, applicants = matcher.parse_round(
-            lambda: matcher.load_offers(read_bytes(offers_file), source=offers_file.name),
-            lambda: matcher.load_applicants(
-                read_bytes(applicants_file), source=applicants_file.name
-            ),
-        )
-    except InvalidRecordsError as error:
-        fail(str(error))
+    """Both files' records (JSON, CSV or XLSX)."""
+    applicants, offers, _ = read_files(applicants_file, offers_file)
     return applicants, offers
+
+
+def describe_source(info: SourceInfo) -> str:
+    """How a spreadsheet was read: ``a.csv: CSV, Windows-1252, Trennzeichen „;“``."""
+    if info.format == "xlsx":
+        return f"{info.source}: XLSX, Tabellenblatt „{info.sheet}“"
+    separator = "Tabulator" if info.delimiter == "\t" else f"„{info.delimiter}“"
+    return f"{info.source}: CSV, {info.encoding}, Trennzeichen {separator}"
 
 
 def file_scores(applicants_file: Path, offers_file: Path) -> PairScores:
@@ -255,7 +308,7 @@ def evaluate(
             [o.id for o in scores.offers],
         )
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        fail(f"{gold}: not valid JSON ({error})")
+        fail(f"{gold}: kein gültiges JSON ({type(error).__name__})")
     except InvalidRecordsError as error:
         fail(str(error))
     ids = ([a.id for a in scores.applicants], [o.id for o in scores.offers])
@@ -328,11 +381,14 @@ def import_round(
     applicants: ApplicantsOption,
     offers: OffersOption,
     name: Annotated[str, typer.Option("--name", help="Name of the new round.")],
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="XLSX: sheet to read (default: the first).")
+    ] = None,
 ) -> None:
-    """Create a round from two interchange files: all records, or nothing (exit code 2)."""
-    applicant_records, offer_records = read_records(applicants, offers)
+    """Create a round from two files (JSON, CSV or XLSX): all records, or nothing (exit code 2)."""
+    applicant_records, offer_records, infos = read_files(applicants, offers, sheet)
     if not name.strip() or len(name) > 200:
-        fail("--name: 1 to 200 characters")
+        fail("--name: 1 bis 200 Zeichen")
     engine = database()
     with services.open_session(engine) as session:
         round_ = services.import_round(
@@ -340,10 +396,68 @@ def import_round(
         )
         session.commit()
         round_id = round_.id
+    for info in infos:
+        out.print(escape(describe_source(info)), highlight=False)
     out.print(
-        f"Runde {round_id} „{name.strip()}“ angelegt: {len(offer_records)} Angebote, "
+        f"Runde {round_id} „{escape(name.strip())}“ angelegt: {len(offer_records)} Angebote, "
         f"{len(applicant_records)} Bewerbungen."
     )
+
+
+def office_format(path: Path) -> office.Format:
+    """``csv`` or ``xlsx`` from a file name; anything else is a usage error."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix == ".xlsx":
+        return "xlsx"
+    fail(f"{path.name}: Dateiendung .csv oder .xlsx erwartet")
+
+
+def write_output(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as error:
+        fail(f"{path}: Datei nicht schreibbar ({error.strerror})")
+    out.print(f"{escape(str(path))} geschrieben ({len(data):,} Bytes).".replace(",", "."))
+
+
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="Target file: .csv (for Excel) or .xlsx")],
+    round_id: Annotated[int, typer.Option("--round", help="Round to export.")],
+) -> None:
+    """The round's result for Excel: one row per applicant, placement or reason for none."""
+    fmt = office_format(path)
+    with services.open_session(database()) as session:
+        try:
+            services.require_round(session, round_id)
+        except ApiError as error:
+            fail(f"--round: {error.detail}")
+        data = office.export_round(session, round_id, fmt)
+    write_output(path, data)
+
+
+@app.command()
+def template(
+    path: Annotated[Path, typer.Argument(help="Target file, e.g. offers.xlsx or bewerbungen.csv")],
+    kind: Annotated[
+        office.Kind | None,
+        typer.Option("--kind", help="offers or applicants (default: from the file name)."),
+    ] = None,
+) -> None:
+    """An empty CSV/XLSX sheet for offers or applications, German headers, one example row."""
+    write_output(path, office.template(kind or template_kind(path), office_format(path)))
+
+
+def template_kind(path: Path) -> office.Kind:
+    """offers/angebote or applicants/bewerbungen, read from the file name."""
+    name = path.stem.lower()
+    if "offer" in name or "angebot" in name:
+        return office.Kind.OFFERS
+    if "applic" in name or "bewerb" in name:
+        return office.Kind.APPLICANTS
+    fail(f"{path.name}: --kind offers oder --kind applicants angeben")
 
 
 @app.command()
@@ -398,7 +512,7 @@ def create_user(
                 offer_ids=offers or [],
             )
         except ApiError as error:
-            fail(error.detail)
+            fail_api(error)
         session.commit()
         account_id = account.id
     out.print(f"Zugang {account_id} ({role.value}) angelegt. Token (wird nur jetzt angezeigt):")

@@ -40,7 +40,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from matcher import InvalidRecordsError, ModelLoadError
+from matcher import InvalidRecordsError, ModelLoadError, german
 from models.health import DatabaseUnavailable
 from models.schemas import ErrorDetail
 
@@ -111,7 +111,7 @@ async def _invalid_records(_: Request, error: Exception) -> JSONResponse:
 async def _request_validation(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     errors = [
-        {"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"]}
+        {"field": ".".join(str(part) for part in e["loc"]), "message": german.message(e)}
         for e in error.errors()
     ]
     return JSONResponse(_body("Ungültige Anfrage.", errors), 422)

@@ -227,6 +227,9 @@ def round_summary(session: Session, round_: tables.Round) -> RoundSummary:
     )
 
 
+ID_TAKEN = "Die Kennung gibt es in dieser Runde schon."
+
+
 def import_records(
     session: Session,
     round_id: int,
@@ -240,11 +243,11 @@ def import_records(
         a.external_id for a in crud.list_applicants(session=session, round_id=round_id)
     }
     problems = [
-        matcher.RecordProblem("offers", i, o.id, "id", "id already exists in this round")
+        matcher.RecordProblem("offers", i, o.id, "id", ID_TAKEN)
         for i, o in enumerate(offers)
         if o.id in taken_offers
     ] + [
-        matcher.RecordProblem("applicants", i, a.id, "id", "id already exists in this round")
+        matcher.RecordProblem("applicants", i, a.id, "id", ID_TAKEN)
         for i, a in enumerate(applicants)
         if a.id in taken_applicants
     ]
@@ -254,53 +257,6 @@ def import_records(
     crud.add_applicants(
         session=session, round_id=round_id, applicants=[applicant_row(a) for a in applicants]
     )
-
-
-EXPORT_COLUMNS = (
-    "applicant_id",
-    "name",
-    "home_organisation",
-    "offer_id",
-    "offer_title",
-    "city",
-    "mentor_name",
-    "status",
-    "mentor_decision",
-)
-
-
-def export_rows(session: Session, round_id: int) -> list[dict[str, str]]:
-    """One row per applicant: the confirmed placement, else the open proposal, else none."""
-    offers = {o.id: o for o in crud.list_offers(session=session, round_id=round_id)}
-    best: dict[int, tables.Placement] = {}
-    rank = {tables.PlacementStatus.CONFIRMED: 0, tables.PlacementStatus.PROPOSED: 1}
-    for p in crud.list_placements(session=session, round_id=round_id):
-        if p.status in rank and (
-            p.applicant_id not in best or rank[p.status] < rank[best[p.applicant_id].status]
-        ):
-            best[p.applicant_id] = p
-    rows = []
-    for applicant in crud.list_applicants(session=session, round_id=round_id):
-        placement = best.get(row_id(applicant.id))
-        offer = offers[placement.offer_id] if placement else None
-        rows.append(
-            {
-                "applicant_id": applicant.external_id,
-                "name": applicant.name or "",
-                "home_organisation": applicant.home_organisation,
-                "offer_id": offer.external_id if offer else "",
-                "offer_title": offer.title if offer else "",
-                "city": offer.city if offer else "",
-                "mentor_name": (offer.mentor_name or "") if offer else "",
-                "status": placement.status.value if placement else "ohne Platz",
-                "mentor_decision": (
-                    placement.mentor_decision.value
-                    if placement and placement.mentor_decision
-                    else ""
-                ),
-            }
-        )
-    return rows
 
 
 def issue_account(
@@ -317,13 +273,15 @@ def issue_account(
     offer_row_ids: list[int] = []
     if role is tables.Role.APPLICANT or role is tables.Role.MENTOR:
         if round_id is None:
-            raise Unprocessable("round_id fehlt.", [{"field": "round_id", "message": "required"}])
+            raise Unprocessable(
+                "Die Runde fehlt (round_id).", [{"field": "round_id", "message": "„Runde“ fehlt."}]
+            )
         require_round(session, round_id)
     if role is tables.Role.APPLICANT:
         if not applicant_id:
             raise Unprocessable(
                 "Ein Bewerbungs-Token braucht applicant_id.",
-                [{"field": "applicant_id", "message": "required for role applicant"}],
+                [{"field": "applicant_id", "message": "„Bewerbung“ fehlt (Rolle applicant)."}],
             )
         assert round_id is not None
         applicant_row_id = row_id(require_applicant(session, round_id, applicant_id).id)
@@ -331,7 +289,7 @@ def issue_account(
         if not offer_ids:
             raise Unprocessable(
                 "Ein Mentoring-Token braucht mindestens ein Angebot.",
-                [{"field": "offer_ids", "message": "required for role mentor"}],
+                [{"field": "offer_ids", "message": "„Angebote“ fehlt (Rolle mentor)."}],
             )
         assert round_id is not None
         offer_row_ids = [row_id(require_offer(session, round_id, o).id) for o in offer_ids]
@@ -351,7 +309,7 @@ def require_same_id(body_id: str, path_id: str) -> None:
     if body_id != path_id:
         raise Unprocessable(
             "Die id im Inhalt muss der id im Pfad entsprechen.",
-            [{"field": "id", "message": f"expected {path_id!r}"}],
+            [{"field": "id", "message": f"„Kennung“ muss {path_id!r} sein (wie im Pfad)."}],
         )
 
 

@@ -37,13 +37,12 @@ from matcher.records import (
     Applicant,
     Offer,
     load_applicants,
-    load_applicants_csv,
     load_offers,
-    load_offers_csv,
     parse_records,
     parse_round,
 )
 from matcher.scoring import PairScores, score_pairs
+from matcher.tabular import SourceInfo, load_table
 from matcher.topic import TopicFit, TopicScorer
 
 __all__ = [
@@ -67,6 +66,7 @@ __all__ = [
     "Placement",
     "Ranking",
     "RecordProblem",
+    "SourceInfo",
     "Suggestion",
     "TopicFit",
     "TopicScorer",
@@ -77,10 +77,9 @@ __all__ = [
     "evaluate",
     "explain",
     "load_applicants",
-    "load_applicants_csv",
     "load_model",
     "load_offers",
-    "load_offers_csv",
+    "load_table",
     "parse_gold",
     "parse_records",
     "parse_round",

@@ -200,7 +200,7 @@ def _unplaced_reason(scores: PairScores, allowed: np.ndarray, i: int, mode: Mode
     if len(options) == 0 and len(feasible) > 0:
         return "Alle zulässigen Angebote wurden für diese Person bereits abgelehnt."
     if len(options) == 0:
-        return "Kein zulässiges Angebot: " + _common_obstacles(scores, i)
+        return "Kein zulässiges Angebot: " + scores.feasibility.obstacles(i)
     best = options[np.argmax(scores.score[i, options])]
     offer = scores.offers[best]
     full = (
@@ -212,19 +212,6 @@ def _unplaced_reason(scores: PairScores, allowed: np.ndarray, i: int, mode: Mode
         f"Alle {len(options)} zulässigen Angebote {full}; "
         f"am besten passte {offer.id} ({offer.city}, Score {scores.score[i, best]:.2f})."
     )
-
-
-def _common_obstacles(scores: PairScores, i: int) -> str:
-    """Which constraints rule out how many offers, most frequent first."""
-    checks = {
-        "Sprache": ~scores.feasibility.language[i],
-        "Dauer": ~scores.feasibility.weeks[i],
-        "Zeitraum": ~scores.feasibility.dates[i],
-        "Kapazität": scores.feasibility.free_places <= 0,
-    }
-    counts = sorted(((int(mask.sum()), name) for name, mask in checks.items()), reverse=True)
-    listed = ", ".join(f"{name} bei {count}" for count, name in counts if count)
-    return f"von {len(scores.offers)} Angeboten scheitern {listed}."
 
 
 def _alternates(

@@ -129,6 +129,18 @@ class Feasibility:
             reasons.append("Kapazität: Das Angebot hat keinen freien Platz mehr.")
         return reasons
 
+    def obstacles(self, i: int) -> str:
+        """Which constraints rule out how many offers for applicant i, most frequent first."""
+        checks = {
+            "Sprache": ~self.language[i],
+            "Dauer": ~self.weeks[i],
+            "Zeitraum": ~self.dates[i],
+            "Kapazität": self.free_places <= 0,
+        }
+        counts = sorted(((int(mask.sum()), name) for name, mask in checks.items()), reverse=True)
+        listed = ", ".join(f"{name} bei {count}" for count, name in counts if count)
+        return f"von {len(self.offers)} Angeboten scheitern {listed}."
+
 
 def _language_reason(applicant: Applicant, offer: Offer) -> str:
     needed = " oder ".join(language_name(code) for code in offer.working_languages)

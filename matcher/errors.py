@@ -25,10 +25,10 @@ class RecordProblem:
     message: str
 
     def __str__(self) -> str:
-        where = f"record {self.record_id!r}" if self.record_id else f"record #{self.index}"
+        where = f"Datensatz {self.record_id!r}" if self.record_id else f"Datensatz Nr. {self.index}"
         if self.index is None:
-            where = "file"
-        field = f", field '{self.field}'" if self.field else ""
+            where = "Datei"
+        field = f", Feld '{self.field}'" if self.field else ""
         return f"{self.source}: {where}{field}: {self.message}"
 
 
@@ -38,8 +38,8 @@ class InvalidRecordsError(MatcherError):
     def __init__(self, problems: list[RecordProblem]) -> None:
         self.problems = problems
         shown = "\n".join(f"  - {problem}" for problem in problems[:50])
-        more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
-        super().__init__(f"{len(problems)} invalid field(s):\n{shown}{more}")
+        more = f"\n  … und {len(problems) - 50} weitere" if len(problems) > 50 else ""
+        super().__init__(f"{len(problems)} ungültige Angabe(n), nichts gespeichert:\n{shown}{more}")
 
 
 class ModelLoadError(MatcherError):

@@ -7,8 +7,6 @@ record is rejected whole, with every problem named by record id and field.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections import Counter
@@ -25,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from matcher import german
 from matcher.errors import InvalidRecordsError, RecordProblem
 
 CEFR_LEVELS: tuple[str, ...] = ("A1", "A2", "B1", "B2", "C1", "C2")
@@ -52,16 +51,16 @@ def _iso_date(value: Any) -> date:
     if isinstance(value, date):
         return value
     if not isinstance(value, str):
-        raise ValueError("expected an ISO date string like 2027-03-01")
+        raise ValueError("erwartet ein Datum wie 2027-03-01")
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
+        raise ValueError(f"{value!r} ist kein Datum der Form JJJJ-MM-TT") from None
 
 
 def _language_code(value: Any) -> str:
     if not isinstance(value, str) or value.strip().lower() not in ISO_639_1:
-        raise ValueError(f"{value!r} is not an ISO 639-1 language code")
+        raise ValueError(f"{value!r} ist kein Sprachcode nach ISO 639-1 (de, en, fr, …)")
     return value.strip().lower()
 
 
@@ -88,6 +87,10 @@ LanguageCode = Annotated[str, BeforeValidator(_language_code)]
 ShortText = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=MAX_SHORT_CHARS)]
 LongText = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 Weeks = Annotated[int, Field(ge=1, le=52)]
+
+
+_DATES_REVERSED = "liegt vor „Verfügbar ab“"
+_WEEKS_REVERSED = "ist kleiner als die „Mindestdauer (Wochen)“"
 
 
 class _Record(BaseModel):
@@ -119,9 +122,9 @@ class Offer(_Record):
     @model_validator(mode="after")
     def _check_ranges(self) -> Self:
         if self.available_from > self.available_until:
-            raise ValueError("available_from must not be after available_until")
+            raise ValueError(_DATES_REVERSED)
         if self.min_weeks > self.max_weeks:
-            raise ValueError("min_weeks must not exceed max_weeks")
+            raise ValueError(_WEEKS_REVERSED)
         return self
 
 
@@ -142,17 +145,14 @@ class Applicant(_Record):
     @model_validator(mode="after")
     def _check_ranges(self) -> Self:
         if self.available_from > self.available_until:
-            raise ValueError("available_from must not be after available_until")
+            raise ValueError(_DATES_REVERSED)
         return self
 
 
 RecordT = TypeVar("RecordT", Offer, Applicant)
 
 # Model-level checks have no field of their own; name the field a coordinator has to fix.
-_MODEL_CHECK_FIELDS = {
-    "available_from must not be after available_until": "available_until",
-    "min_weeks must not exceed max_weeks": "max_weeks",
-}
+_MODEL_CHECK_FIELDS = {_DATES_REVERSED: "available_until", _WEEKS_REVERSED: "max_weeks"}
 
 
 def _problems_of(
@@ -160,10 +160,12 @@ def _problems_of(
 ) -> list[RecordProblem]:
     problems = []
     for detail in error.errors(include_url=False):
-        message = str(detail["msg"]).removeprefix("Value error, ")
-        field = ".".join(str(part) for part in detail["loc"])
-        if not field:
-            field = _MODEL_CHECK_FIELDS.get(message, "")
+        loc = tuple(part for part in detail["loc"] if part != "[key]")
+        if not loc:
+            checked = str(detail.get("ctx", {}).get("error", ""))
+            loc = (_MODEL_CHECK_FIELDS[checked],) if checked in _MODEL_CHECK_FIELDS else ()
+        field = ".".join(str(part) for part in loc)
+        message = german.message(detail, loc=loc)
         problems.append(RecordProblem(source, index, record_id, field, message))
     return problems
 
@@ -171,14 +173,18 @@ def _problems_of(
 def parse_records(kind: type[RecordT], data: Any, *, source: str = "input") -> list[RecordT]:
     """Validate a decoded JSON array of records; raise one error listing every problem."""
     if not isinstance(data, list):
-        problem = RecordProblem(source, None, None, "", "expected a JSON array of objects")
+        problem = RecordProblem(
+            source, None, None, "", "Erwartet wird eine JSON-Liste von Datensätzen."
+        )
         raise InvalidRecordsError([problem])
     records: list[RecordT] = []
     problems: list[RecordProblem] = []
     record_ids = [_raw_id(raw) for raw in data]
     for index, (raw, record_id) in enumerate(zip(data, record_ids, strict=True)):
         if not isinstance(raw, dict):
-            problems.append(RecordProblem(source, index, None, "", "expected a JSON object"))
+            problems.append(
+                RecordProblem(source, index, None, "", "Der Datensatz ist kein JSON-Objekt.")
+            )
             continue
         try:
             records.append(kind.model_validate(raw))
@@ -198,7 +204,9 @@ def _raw_id(raw: Any) -> str | None:
 def _duplicate_ids(record_ids: Sequence[str | None], source: str) -> list[RecordProblem]:
     counts = Counter(record_id for record_id in record_ids if record_id is not None)
     return [
-        RecordProblem(source, index, record_id, "id", "duplicate id in this file")
+        RecordProblem(
+            source, index, record_id, "id", "Die Kennung kommt in dieser Datei mehrfach vor."
+        )
         for index, record_id in enumerate(record_ids)
         if record_id is not None and counts[record_id] > 1
     ]
@@ -210,9 +218,11 @@ def decode_json(raw: bytes | str, *, source: str) -> Any:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         return json.loads(text)
     except UnicodeDecodeError as error:
-        message = f"not valid UTF-8 (byte {error.start})"
+        message = f"Die Datei ist kein gültiges UTF-8 (Byte {error.start})."
     except json.JSONDecodeError as error:
-        message = f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+        message = f"Die Datei ist kein gültiges JSON (Zeile {error.lineno}, Spalte {error.colno})."
+    except ValueError:  # json refuses integers of more than 4300 digits this way
+        message = "Die Datei enthält eine Zahl mit zu vielen Ziffern."
     raise InvalidRecordsError([RecordProblem(source, None, None, "", message)])
 
 
@@ -249,90 +259,3 @@ def parse_round(
 def ids_of(records: Iterable[Offer | Applicant]) -> list[str]:
     """Record ids in order; the index of an id is its row or column in every matrix."""
     return [record.id for record in records]
-
-
-# --- CSV variant of the interchange format -----------------------------------------------------
-# csv's default cap (128 KiB per field) would end an over-long motivation with csv.Error instead
-# of a validation problem naming its record and field; uploads are capped far below this.
-csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
-# Same fields as the JSON format, one record per row: lists as "a;b", languages as "de:C2;en:B1".
-_LIST_FIELDS = frozenset({"working_languages", "tags", "preferred_cities"})
-_INT_FIELDS = frozenset({"capacity", "min_weeks", "max_weeks", "weeks_wanted"})
-
-
-def _required_fields(kind: type[Offer] | type[Applicant]) -> list[str]:
-    return [name for name, field in kind.model_fields.items() if field.is_required()]
-
-
-def _csv_value(field: str, cell: str) -> Any:
-    """Turn one CSV cell into the JSON value of its field; bad values are left to validation."""
-    if field in _LIST_FIELDS:
-        return [item.strip() for item in cell.split(";") if item.strip()]
-    if field in _INT_FIELDS:
-        try:
-            return int(cell)
-        except ValueError:
-            return cell
-    if field == "languages":
-        pairs = [item.split(":", 1) for item in cell.split(";") if item.strip()]
-        if any(len(pair) != 2 for pair in pairs):
-            return cell
-        return {code.strip(): level.strip() for code, level in pairs}
-    return cell
-
-
-def decode_csv(raw: bytes | str, kind: type[Offer] | type[Applicant], *, source: str) -> list[Any]:
-    """Rows of a CSV file as JSON-like records; missing required columns are reported."""
-    try:
-        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-    except UnicodeDecodeError as error:
-        raise InvalidRecordsError(
-            [RecordProblem(source, None, None, "", f"not valid UTF-8 (byte {error.start})")]
-        ) from None
-    reader = csv.DictReader(io.StringIO(text))
-    try:
-        return _csv_records(reader, kind, source)
-    except csv.Error as error:
-        raise InvalidRecordsError(
-            [RecordProblem(source, reader.line_num, None, "", f"not valid CSV: {error}")]
-        ) from None
-
-
-def _csv_records(
-    reader: csv.DictReader[str], kind: type[Offer] | type[Applicant], source: str
-) -> list[Any]:
-    columns = [column.strip() for column in reader.fieldnames or []]
-    missing = [field for field in _required_fields(kind) if field not in columns]
-    if missing:
-        raise InvalidRecordsError(
-            [RecordProblem(source, None, None, field, "column missing") for field in missing]
-        )
-    records = []
-    for row in reader:
-        if None in row:  # DictReader files surplus cells under the key None
-            raise InvalidRecordsError(
-                [
-                    RecordProblem(
-                        source,
-                        reader.line_num,
-                        None,
-                        "",
-                        f"Zeile {reader.line_num} hat mehr Zellen als die Kopfzeile.",
-                    )
-                ]
-            )
-        cells = {(key or "").strip(): (value or "").strip() for key, value in row.items()}
-        records.append(
-            {field: _csv_value(field, cell) for field, cell in cells.items() if field and cell}
-        )
-    return records
-
-
-def load_offers_csv(raw: bytes | str, *, source: str = "offers.csv") -> list[Offer]:
-    """Parse the CSV variant of an offers file."""
-    return parse_records(Offer, decode_csv(raw, Offer, source=source), source=source)
-
-
-def load_applicants_csv(raw: bytes | str, *, source: str = "applicants.csv") -> list[Applicant]:
-    """Parse the CSV variant of an applicants file."""
-    return parse_records(Applicant, decode_csv(raw, Applicant, source=source), source=source)

@@ -56,9 +56,25 @@ class ImportBody(BaseModel):
     applicants: list[Any] = Field(default_factory=list, max_length=20_000)
 
 
+class ImportedFile(BaseModel):
+    """How an uploaded spreadsheet was read: format, and for CSV the encoding and separator."""
+
+    source: str
+    format: Literal["csv", "xlsx"]
+    encoding: str | None = Field(None, examples=["UTF-8 mit BOM", "Windows-1252"])
+    delimiter: str | None = Field(None, examples=[";"])
+    sheet: str | None = Field(None, description="the XLSX sheet read")
+
+
 class ImportResult(BaseModel):
     offers: int
     applicants: int
+
+
+class TableImportResult(ImportResult):
+    """A CSV/XLSX import: the counts, and how each uploaded file was read."""
+
+    files: list[ImportedFile]
 
 
 class ScoreParts(BaseModel):

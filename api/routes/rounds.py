@@ -1,17 +1,12 @@
-"""Rounds: create, list, show, change status, import, export, audit log."""
+"""Rounds: create, list, show, change status, JSON import, audit log (files: ``office``)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from typing import Annotated
-
-from fastapi import APIRouter, File, Response, UploadFile, status
+from fastapi import APIRouter, status
 
 import matcher
 from api import decisions, services
 from api.deps import CoordinatorDep, IdPath, SessionDep, WriteLockDep
-from api.errors import Unprocessable
 from models import crud
 from models.schemas import (
     AuditEntryPublic,
@@ -23,9 +18,6 @@ from models.schemas import (
 from models.tables import RoundCreate
 
 router = APIRouter(prefix="/api/rounds", tags=["Runden"])
-
-#: Largest accepted upload per file; a real round's files are well below 1 MB.
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -80,62 +72,6 @@ def import_json(
         services.import_records(session, round_id, offers=offers, applicants=applicants)
         session.commit()
     return ImportResult(offers=len(offers), applicants=len(applicants))
-
-
-@router.post("/{round_id}/import/csv", status_code=status.HTTP_201_CREATED)
-def import_csv(
-    round_id: IdPath,
-    session: SessionDep,
-    lock: WriteLockDep,
-    _: CoordinatorDep,
-    offers: Annotated[UploadFile | None, File(description="offers.csv")] = None,
-    applicants: Annotated[UploadFile | None, File(description="applicants.csv")] = None,
-) -> ImportResult:
-    """The CSV variant: lists as ``a;b``, languages as ``de:C2;en:B1``; all or nothing."""
-    services.require_round(session, round_id, writable=True)
-    offer_bytes = _read_upload(offers, "offers")
-    applicant_bytes = _read_upload(applicants, "applicants")
-    parsed_offers, parsed_applicants = matcher.parse_round(
-        lambda: matcher.load_offers_csv(offer_bytes, source="offers.csv") if offer_bytes else [],
-        lambda: (
-            matcher.load_applicants_csv(applicant_bytes, source="applicants.csv")
-            if applicant_bytes
-            else []
-        ),
-    )
-    with lock:
-        services.import_records(
-            session, round_id, offers=parsed_offers, applicants=parsed_applicants
-        )
-        session.commit()
-    return ImportResult(offers=len(parsed_offers), applicants=len(parsed_applicants))
-
-
-def _read_upload(upload: UploadFile | None, field: str) -> bytes:
-    if upload is None:
-        return b""
-    data = upload.file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise Unprocessable(
-            "Datei zu groß.",
-            [{"field": field, "message": f"larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB"}],
-        )
-    return data
-
-
-@router.get("/{round_id}/export.csv", response_class=Response)
-def export_csv(round_id: IdPath, session: SessionDep, _: CoordinatorDep) -> Response:
-    """The round's result: one row per applicant (offer, city, mentor, status)."""
-    services.require_round(session, round_id)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=services.EXPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows(services.export_rows(session, round_id))
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="runde-{round_id}.csv"'},
-    )
 
 
 @router.get("/{round_id}/audit")

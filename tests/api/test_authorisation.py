@@ -152,7 +152,10 @@ ROUTES: dict[tuple[str, str], Row] = {
             },
         ),
     ),
-    ("GET", f"{R}/export.csv"): Row(C, 200, lambda w: Call("GET", f"{w.base}/export.csv")),
+    ("GET", f"{R}/export.{{fmt}}"): Row(C, 200, lambda w: Call("GET", f"{w.base}/export.xlsx")),
+    ("GET", "/api/templates/{kind}.{fmt}"): Row(
+        C, 200, lambda w: Call("GET", "/api/templates/offers.csv")
+    ),
     ("GET", f"{R}/audit"): Row(C, 200, lambda w: Call("GET", f"{w.base}/audit")),
     ("GET", f"{R}/offers"): Row(C, 200, lambda w: Call("GET", f"{w.base}/offers")),
     ("POST", f"{R}/offers"): Row(C, 201, lambda w: Call("POST", f"{w.base}/offers", w.new_offer())),

@@ -98,7 +98,13 @@ def test_csv_import(
         },
     )
     assert response.status_code == 201, response.text
-    assert response.json() == {"offers": 3, "applicants": 4}
+    assert (response.json()["offers"], response.json()["applicants"]) == (3, 4)
+    assert [
+        (f["source"], f["format"], f["encoding"], f["delimiter"]) for f in response.json()["files"]
+    ] == [
+        ("offers.csv", "csv", "UTF-8", ","),
+        ("applicants.csv", "csv", "UTF-8", ","),
+    ]
     summary = api.ok("GET", f"/api/rounds/{empty_round}")
     assert (summary["offers"], summary["applicants"]) == (3, 4)
     assert summary["places"] == sum(o["capacity"] for o in offers)
@@ -115,7 +121,7 @@ def test_csv_import(
         files={"applicants": ("applicants.csv", to_csv(applicants_data[4:6]), "text/csv")},
     )
     assert more.status_code == 201, more.text
-    assert more.json() == {"offers": 0, "applicants": 2}
+    assert (more.json()["offers"], more.json()["applicants"]) == (0, 2)
 
 
 def test_bad_csv_files_are_refused(
@@ -134,14 +140,14 @@ def test_bad_csv_files_are_refused(
     )
     assert missing.status_code == 422
     assert [(e["field"], e["message"]) for e in missing.json()["errors"]] == [
-        ("capacity", "column missing")
+        ("capacity", "Spalte „Plätze“ (capacity) fehlt.")
     ]
 
-    latin1 = to_csv(applicants_data[:2]).decode("utf-8").encode("latin-1", errors="replace")
-    assert latin1 != to_csv(applicants_data[:2])  # umlauts make it invalid UTF-8
-    encoding = api.post(url, files={"applicants": ("applicants.csv", latin1, "text/csv")})
+    # Bytes that are neither UTF-8 nor Windows-1252 (0x81 is unassigned in both).
+    undecodable = to_csv(applicants_data[:2]).replace("ü".encode(), b"\x81")
+    encoding = api.post(url, files={"applicants": ("applicants.csv", undecodable, "text/csv")})
     assert encoding.status_code == 422
-    assert "UTF-8" in encoding.json()["errors"][0]["message"]
+    assert "weder UTF-8 noch Windows-1252" in encoding.json()["errors"][0]["message"]
 
     bad_value = [{**offers_data[0], "capacity": "zwei"}]
     value = api.post(url, files={"offers": ("offers.csv", to_csv(bad_value), "text/csv")})

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import matcher
-from api import services
+from api import office
 from models.tables import PlacementStatus, Role
 from tests.api.conftest import Api, Record, sample_records
 from tests.conftest import BACKENDS
@@ -161,17 +161,17 @@ def test_coordinator_journey(
     response = api.get(f"/api/rounds/{round_id}/export.csv")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    reader = csv.DictReader(io.StringIO(response.text))
-    assert reader.fieldnames == list(services.EXPORT_COLUMNS)
+    reader = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";")
+    assert reader.fieldnames == list(office.EXPORT_HEADER)
     rows = list(reader)
-    assert [row["applicant_id"] for row in rows] == [a["id"] for a in applicants_data]
-    row = next(row for row in rows if row["applicant_id"] == kept["applicant_id"])
+    assert [row["Bewerbung"] for row in rows] == [a["id"] for a in applicants_data]
+    row = next(row for row in rows if row["Bewerbung"] == kept["applicant_id"])
     offer = by_id(offers_data)[kept["offer_id"]]
-    assert row["status"] == "confirmed"
-    assert row["offer_id"] == offer["id"]
-    assert row["city"] == offer["city"]
-    assert row["mentor_name"] == offer["mentor_name"]
-    proposed_rows = {r["applicant_id"]: r["offer_id"] for r in rows if r["status"] == "proposed"}
+    assert row["Status"] == "bestätigt"
+    assert row["Angebot"] == offer["id"]
+    assert row["Stadt"] == offer["city"]
+    assert row["Mentor/in"] == offer["mentor_name"]
+    proposed_rows = {r["Bewerbung"]: r["Angebot"] for r in rows if r["Status"] == "vorgeschlagen"}
     assert proposed_rows == {p["applicant_id"]: p["offer_id"] for p in reproposed}
 
 

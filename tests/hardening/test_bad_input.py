@@ -413,8 +413,8 @@ def test_cli_import_rejects(tmp_path: Path, cli_database: str, case: Case) -> No
         assert line[:300] in output, f"{line[:300]!r} missing from:\n{output[:2000]}"
     for problem in case.problems:
         if problem.record_id is not None:
-            assert f"record {problem.record_id!r}" in output, output[:2000]
-        assert f"field '{problem.field}" in output, output[:2000]
+            assert f"Datensatz {problem.record_id!r}" in output, output[:2000]
+        assert f"Feld '{problem.field}" in output, output[:2000]
     if case.bad_file:
         bad = offers_file if case.bad_file == "offers" else applicants_file
         assert bad.name in output, output

@@ -216,7 +216,7 @@ def test_all_problems_of_a_file_come_in_one_error() -> None:
 def test_non_array_top_level_is_rejected(top_level: Any) -> None:
     problems = _problems(Offer, top_level)
     assert len(problems) == 1
-    assert problems[0].record_id is None and "array" in problems[0].message
+    assert problems[0].record_id is None and "JSON-Liste" in problems[0].message
 
 
 def test_load_offers_reads_json_bytes() -> None:

@@ -149,8 +149,8 @@ def test_coordinator_runs_a_batch_and_exports(page: Page, site: Site, tmp_path: 
     assert download.suggested_filename == f"runde-{site.round_id}.csv"
     target = tmp_path / download.suggested_filename
     download.save_as(target)
-    lines = target.read_text("utf-8").splitlines()
-    assert lines[0].startswith("applicant_id,name,home_organisation,offer_id")
+    lines = target.read_text("utf-8-sig").splitlines()
+    assert lines[0].startswith("Bewerbung;Name;E-Mail;Dienststelle")
     assert len(lines) == 1 + site.summary()["applicants"]
 
 

@@ -275,29 +275,36 @@ export async function overviewView(ctx, rid) {
         h(
           "li",
           {},
-          h(
-            "button",
-            {
-              type: "button",
-              class: "button",
-              onclick: async () => {
-                exportStatus.textContent = "Export wird erstellt …";
-                try {
-                  const name = await download(`${rest(rid)}/export.csv`, `runde-${rid}.csv`);
-                  exportStatus.textContent = `${name} heruntergeladen.`;
-                } catch (e) {
-                  exportStatus.textContent = describe(e);
-                }
-              },
-            },
-            "Ergebnis als CSV exportieren",
-          ),
+          exportButton(rid, "csv", "Ergebnis als CSV exportieren", exportStatus),
+          " ",
+          exportButton(rid, "xlsx", "Ergebnis als Excel-Datei (XLSX)", exportStatus),
           " ",
           exportStatus,
         ),
       ),
     ),
   ];
+}
+
+/** A button that downloads the round's result for Excel (``csv`` or ``xlsx``). */
+function exportButton(rid, format, label, status) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "button",
+      onclick: async () => {
+        status.textContent = "Export wird erstellt …";
+        try {
+          const name = await download(`${rest(rid)}/export.${format}`, `runde-${rid}.${format}`);
+          status.textContent = `${name} heruntergeladen.`;
+        } catch (e) {
+          status.textContent = describe(e);
+        }
+      },
+    },
+    label,
+  );
 }
 
 // --- applicants -------------------------------------------------------------------------------
