@@ -421,7 +421,7 @@ def db_upgrade() -> None:
     if before == after:
         out.print(f"Schema ist aktuell (Revision {after}).")
     else:
-        out.print(f"Schema aktualisiert: {before or 'ohne Migrationsstand'} → {after}.")
+        out.print(f"Schema aktualisiert: {before or 'keine Revision'} → {after}.")
 
 
 @db.command("current")
