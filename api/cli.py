@@ -435,7 +435,9 @@ def db_current() -> None:
         engine.dispose()
     head = head_revision()
     state = "aktuell" if revision == head else "veraltet: `matcher db upgrade` ausführen"
-    out.print(f"Revision der Datenbank: {revision or 'keine'} (neueste: {head}; {state})")
+    out.print(
+        f"Revision der Datenbank: {revision or 'keine'} (neueste: {head}; {state})", soft_wrap=True
+    )
 
 
 @app.command()

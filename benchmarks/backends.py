@@ -38,7 +38,7 @@ OFFERS = 1_000
 WORKERS = (1, 2)
 #: Concurrent clients: enough to keep two workers busy.
 CLIENTS = 8
-REQUESTS = 400
+REQUESTS = 320
 #: Warm-up requests per worker, so that every process has built its round cache.
 WARMUP_PER_WORKER = 12
 
@@ -65,6 +65,7 @@ def run(model: SentenceTransformer) -> Section:
                     print(f"  backends: {backend}, {workers} worker(s) …", flush=True)
                     log = Path(folder) / f"{backend}-{workers}.log"
                     load = _measure(url, workers, token, path, log)
+                    print(f"    {load.rate:.1f} req/s, p50 {load.p(50):.0f} ms", flush=True)
                     results.append(Result(backend, workers, load))
     return _section(results, reason)
 
@@ -128,13 +129,13 @@ def _measure(url: str, workers: int, token: str, path: str, log: Path) -> Load:
 
 
 def _section(results: list[Result], reason: str | None) -> Section:
-    single = {r.backend: r.load.rate() for r in results if r.workers == 1}
+    single = {r.backend: r.load.rate for r in results if r.workers == 1}
     rows = [
         (
             r.backend,
             r.workers,
-            f"{r.load.rate():.1f}",
-            f"{r.load.rate() / single[r.backend]:.2f}×",
+            f"{r.load.rate:.1f}",
+            f"{r.load.rate / single[r.backend]:.2f}×",
             f"{r.load.p(50):.0f}",
             f"{r.load.p(99):.0f}",
         )
@@ -153,7 +154,7 @@ median over the batches, latencies in ms. {cores} CPU cores, shared with the cli
     headline = [
         (
             f"shortlist req/s, {r.backend}, {r.workers} workers",
-            f"{r.load.rate():.1f}",
+            f"{r.load.rate:.1f}",
             f"1 worker: {single[r.backend]:.1f}",
             "reported",
             "—",
