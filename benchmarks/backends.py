@@ -48,6 +48,8 @@ class Result:
     backend: str
     workers: int
     load: Load
+    #: The machine's 1-minute load average right after the measurement (other work included).
+    load_average: float
 
 
 def run(model: SentenceTransformer) -> Section:
@@ -66,7 +68,7 @@ def run(model: SentenceTransformer) -> Section:
                     log = Path(folder) / f"{backend}-{workers}.log"
                     load = _measure(url, workers, token, path, log)
                     print(f"    {load.rate:.1f} req/s, p50 {load.p(50):.0f} ms", flush=True)
-                    results.append(Result(backend, workers, load))
+                    results.append(Result(backend, workers, load, os.getloadavg()[0]))
     return _section(results, reason)
 
 
@@ -138,6 +140,7 @@ def _section(results: list[Result], reason: str | None) -> Section:
             f"{r.load.rate / single[r.backend]:.2f}×",
             f"{r.load.p(50):.0f}",
             f"{r.load.p(99):.0f}",
+            f"{r.load_average:.1f}",
         )
         for r in results
     ]
@@ -145,9 +148,11 @@ def _section(results: list[Result], reason: str | None) -> Section:
     body = f"""
 Shortlists (top 5) of one round with {OFFERS:,} offers, {REQUESTS} requests from {CLIENTS}
 concurrent clients, served by `uvicorn --factory api.app:create_app --workers N`; req/s is the
-median over the batches, latencies in ms. {cores} CPU cores, shared with the clients.
+median over the batches, latencies in ms. {cores} CPU cores, shared with the clients (and
+with whatever else runs: the load average column says how busy the machine was). A second
+worker can only help where a core is idle.
 
-{table(["backend", "workers", "req/s", "vs 1 worker", "p50 ms", "p99 ms"], rows, "lrrrrr")}
+{table(["backend", "workers", "req/s", "vs 1 worker", "p50 ms", "p99 ms", "load avg"], rows, "lrrrrrr")}
 """
     if reason is not None:
         body += f"\nPostgreSQL skipped: {reason}.\n"
