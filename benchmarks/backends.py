@@ -39,6 +39,7 @@ WORKERS = (1, 2)
 #: Concurrent clients: enough to keep two workers busy.
 CLIENTS = 8
 REQUESTS = 320
+HEADERS = ("backend", "workers", "req/s", "vs 1 worker", "p50 ms", "p99 ms", "load avg")
 #: Warm-up requests per worker, so that every process has built its round cache.
 WARMUP_PER_WORKER = 12
 
@@ -152,7 +153,7 @@ median over the batches, latencies in ms. {cores} CPU cores, shared with the cli
 with whatever else runs: the load average column says how busy the machine was). A second
 worker can only help where a core is idle.
 
-{table(["backend", "workers", "req/s", "vs 1 worker", "p50 ms", "p99 ms", "load avg"], rows, "lrrrrrr")}
+{table(HEADERS, rows, "lrrrrrr")}
 """
     if reason is not None:
         body += f"\nPostgreSQL skipped: {reason}.\n"
