@@ -37,7 +37,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, settings.pool)
+        engine = make_engine(settings.database_url, pool=settings.pool)
         try:
             init_db(engine)  # refuses an outdated schema: SchemaOutdatedError names the command
         except SchemaOutdatedError:

@@ -75,7 +75,7 @@ def database() -> Engine:
     ``matcher db upgrade`` (exit code 2); it is left untouched.
     """
     settings = get_settings()
-    engine = make_engine(settings.database_url, settings.pool)
+    engine = make_engine(settings.database_url, pool=settings.pool)
     try:
         init_db(engine)
     except SchemaOutdatedError as error:
@@ -413,7 +413,7 @@ app.add_typer(db, name="db")
 def db_upgrade() -> None:
     """Migrate the configured database to the newest schema (creates an empty one)."""
     settings = get_settings()
-    engine = make_engine(settings.database_url, settings.pool)
+    engine = make_engine(settings.database_url, pool=settings.pool)
     try:
         before, after = upgrade_db(engine)
     finally:
@@ -428,7 +428,7 @@ def db_upgrade() -> None:
 def db_current() -> None:
     """Show the database's schema revision and the newest one this version knows."""
     settings = get_settings()
-    engine = make_engine(settings.database_url, settings.pool)
+    engine = make_engine(settings.database_url, pool=settings.pool)
     try:
         revision = current_revision(engine)
     finally:

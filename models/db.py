@@ -45,7 +45,7 @@ class PoolSettings:
     timeout: float = 10.0
 
 
-def make_engine(url: str, pool: PoolSettings | None = None) -> Engine:
+def make_engine(url: str, *, pool: PoolSettings | None = None) -> Engine:
     """Create an engine; SQLite gets the settings of ``_set_sqlite_pragmas``.
 
     ``hide_parameters``: a failing statement's message must not carry names or motivations into

@@ -153,7 +153,7 @@ def test_a_bound_session_is_the_only_connection(backend: str, empty_database_url
 
     The pool has one connection and no overflow: a second connection would time out.
     """
-    engine = make_engine(empty_database_url, PoolSettings(size=1, overflow=0, timeout=1.0))
+    engine = make_engine(empty_database_url, pool=PoolSettings(size=1, overflow=0, timeout=1.0))
     store = SqlEmbeddingStore(engine)
     stored, new = _vectors(1, seed=1), {_key(7): _vectors(8, seed=2)[_key(7)]}
     store.save(MODEL, stored)
