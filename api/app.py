@@ -66,7 +66,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(
-            settings.database_url, settings.pool, busy_timeout=settings.db_busy_timeout
+            settings.database_url, pool=settings.pool, busy_timeout=settings.db_busy_timeout
         )
         try:
             init_db(engine)  # refuses an outdated schema: SchemaOutdatedError names the command

@@ -92,7 +92,7 @@ def database() -> Engine:
     ``matcher db upgrade`` (exit code 2); it is left untouched.
     """
     settings = get_settings()
-    engine = make_engine(settings.database_url, settings.pool)
+    engine = make_engine(settings.database_url, pool=settings.pool)
     try:
         init_db(engine)
     except SchemaOutdatedError as error:
@@ -527,7 +527,7 @@ app.add_typer(db, name="db")
 def db_upgrade() -> None:
     """Migrate the configured database to the newest schema (creates an empty one)."""
     settings = get_settings()
-    engine = make_engine(settings.database_url, settings.pool)
+    engine = make_engine(settings.database_url, pool=settings.pool)
     try:
         before, after = upgrade_db(engine)
     finally:
@@ -535,21 +535,23 @@ def db_upgrade() -> None:
     if before == after:
         out.print(f"Schema ist aktuell (Revision {after}).")
     else:
-        out.print(f"Schema aktualisiert: {before or 'ohne Migrationsstand'} → {after}.")
+        out.print(f"Schema aktualisiert: {before or 'keine Revision'} → {after}.")
 
 
 @db.command("current")
 def db_current() -> None:
     """Show the database's schema revision and the newest one this version knows."""
     settings = get_settings()
-    engine = make_engine(settings.database_url, settings.pool)
+    engine = make_engine(settings.database_url, pool=settings.pool)
     try:
         revision = current_revision(engine)
     finally:
         engine.dispose()
     head = head_revision()
     state = "aktuell" if revision == head else "veraltet: `matcher db upgrade` ausführen"
-    out.print(f"Revision der Datenbank: {revision or 'keine'} (neueste: {head}; {state})")
+    out.print(
+        f"Revision der Datenbank: {revision or 'keine'} (neueste: {head}; {state})", soft_wrap=True
+    )
 
 
 @app.command()

@@ -58,7 +58,7 @@ def _true_or_false(value: object) -> object:
 #: Put in front of ``bool`` in a query parameter.
 PlainBool = BeforeValidator(_true_or_false)
 
-#: A row id in a path: 1 … 2**63 - 1, so SQLite never sees a number it cannot store.
+#: A row id in a path: 1 … 2**31 - 1, so no database sees a number it cannot store.
 IdPath = Annotated[int, PlainDigits, Path(ge=1, le=MAX_ROW_ID)]
 
 

@@ -12,6 +12,7 @@
 
     DatabaseUnavailable (models) → 503  file vanished, replaced or read-only   + Retry-After
     sqlalchemy OperationalError  → 503  locked beyond the busy timeout, I/O   + Retry-After
+    sqlalchemy DataError         → 422  a value the database refuses (PostgreSQL: NUL in text)
 
 FastAPI's own RequestValidationError also becomes 422 with field paths, Starlette's HTTP errors
 (unknown path, wrong method, unreadable body) keep their status in the same JSON shape. Error
@@ -34,7 +35,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -214,6 +215,11 @@ async def _model_unavailable(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse(_body(f"Das Sprachmodell ist nicht verfügbar: {error}"), 503)
 
 
+async def _value_refused(_: Request, error: Exception) -> JSONResponse:
+    detail = "Ein Wert ist für die Datenbank ungültig (z. B. ein NUL-Zeichen \\0 in einem Text)."
+    return JSONResponse(_body(detail), 422)
+
+
 def install_error_handlers(app: FastAPI, *, busy_timeout: float) -> None:
     """Register one handler per error class, and the request-id middleware for the rest."""
     app.add_exception_handler(ApiError, _api_error)
@@ -225,6 +231,7 @@ def install_error_handlers(app: FastAPI, *, busy_timeout: float) -> None:
     for error_class in (DatabaseUnavailable, OperationalError, PoolTimeout):
         app.add_exception_handler(error_class, database_down)
     app.add_middleware(RequestIds)
+    app.add_exception_handler(DataError, _value_refused)
 
 
 #: The error responses every API route may give, documented with their real JSON shape.
