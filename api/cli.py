@@ -421,7 +421,7 @@ def db_upgrade() -> None:
     if before == after:
         out.print(f"Schema ist aktuell (Revision {after}).")
     else:
-        out.print(f"Schema aktualisiert: {before or 'ohne Migrationsstand'} → {after}.")
+        out.print(f"Schema aktualisiert: {before or 'keine Revision'} → {after}.")
 
 
 @db.command("current")
@@ -435,7 +435,9 @@ def db_current() -> None:
         engine.dispose()
     head = head_revision()
     state = "aktuell" if revision == head else "veraltet: `matcher db upgrade` ausführen"
-    out.print(f"Revision der Datenbank: {revision or 'keine'} (neueste: {head}; {state})")
+    out.print(
+        f"Revision der Datenbank: {revision or 'keine'} (neueste: {head}; {state})", soft_wrap=True
+    )
 
 
 @app.command()

@@ -22,7 +22,7 @@ from models.store import SessionBinding, SqlEmbeddingStore
 from models.tables import Role
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-#: A row id in a path: 1 … 2**63 - 1, so SQLite never sees a number it cannot store.
+#: A row id in a path: 1 … 2**31 - 1, so no database sees a number it cannot store.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 

@@ -10,6 +10,9 @@
     ├── Conflict                 → 409  state forbids it (place gone, round closed, run active)
     └── Unprocessable            → 422  a request that is well-formed but impossible
 
+    sqlalchemy DataError         → 422  a value the database refuses (PostgreSQL: NUL in text)
+    sqlalchemy TimeoutError      → 503  no free database connection within the pool timeout
+
 FastAPI's own RequestValidationError also becomes 422 with field paths, Starlette's HTTP errors
 (unknown path, wrong method, unreadable body) keep their status in the same JSON shape, and any
 other exception is a 500 whose log line names only its type and path: exception messages can
@@ -24,6 +27,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sql_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from matcher import InvalidRecordsError, ModelLoadError
@@ -119,6 +123,16 @@ async def _model_unavailable(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse(_body(f"Das Sprachmodell ist nicht verfügbar: {error}"), 503)
 
 
+async def _value_refused(_: Request, error: Exception) -> JSONResponse:
+    detail = "Ein Wert ist für die Datenbank ungültig (z. B. ein NUL-Zeichen \\0 in einem Text)."
+    return JSONResponse(_body(detail), 422)
+
+
+async def _database_busy(_: Request, error: Exception) -> JSONResponse:
+    detail = "Die Datenbank ist ausgelastet; bitte in einigen Sekunden erneut versuchen."
+    return JSONResponse(_body(detail), 503, headers={"Retry-After": "5"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register one handler per error class."""
     app.add_exception_handler(ApiError, _api_error)
@@ -126,6 +140,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ModelLoadError, _model_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sql_errors.DataError, _value_refused)
+    app.add_exception_handler(sql_errors.TimeoutError, _database_busy)
     app.add_exception_handler(Exception, _unexpected)
 
 

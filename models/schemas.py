@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.tables import MentorDecision, PlacementStatus, Role, RoundStatus, RunStatus
 
-#: Row ids as SQLite stores them (signed 64 bit); larger numbers are input errors, not crashes.
-MAX_ROW_ID = 2**63 - 1
+#: Row ids as both backends store them (PostgreSQL's INTEGER key: signed 32 bit); larger numbers
+#: are input errors (422), not database errors.
+MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 

