@@ -10,7 +10,9 @@ thread lock around the callers only saves a process from queueing on the databas
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Literal
 
 from sqlmodel import Session
@@ -34,6 +36,24 @@ from models.tables import (
     RoundStatus,
     RunStatus,
 )
+
+
+@contextmanager
+def writing(session: Session, lock: threading.Lock) -> Iterator[None]:
+    """The process's write lock around one transaction, which ends inside it: committed when
+    the block succeeds, rolled back when it raises.
+
+    A transaction that holds the database's write lock must not outlive the block: the request's
+    session is closed only later, by a worker thread that may itself wait for the requests
+    queued behind this lock (a deadlock across every process on the database).
+    """
+    with lock:
+        try:
+            yield
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
 
 
 def confirm(

@@ -92,29 +92,37 @@ class RunManager:
     def start(self, session: Session, *, round_id: int, mode: Mode, actor: str) -> MatchingRun:
         """Queue a run for a round, unless one is already queued or running (in any process)."""
         with self.write_lock:
-            crud.lock_round_for_write(session=session, round_id=round_id)
-            round_ = services.require_round(session, round_id)
-            session.refresh(round_)
-            if round_.status is RoundStatus.CLOSED:
-                raise Conflict(f"Runde {round_id} ist abgeschlossen und nur noch lesbar.")
-            crud.fail_expired_runs(session=session, error=LEASE_EXPIRED)
-            if crud.active_run(session=session, round_id=round_id) is not None:
-                raise Conflict("Für diese Runde läuft bereits eine Zuordnung.")
             try:
-                run = crud.create_run(
-                    session=session,
-                    round_id=round_id,
-                    mode=mode.value,
-                    created_by=actor,
-                    owner=self.owner,
-                    lease_until=self.lease(),
-                )
-                session.commit()
-            except IntegrityError as error:  # the unique index: another process was first
-                session.rollback()
-                raise Conflict("Für diese Runde läuft bereits eine Zuordnung.") from error
+                run = self._claim(session, round_id=round_id, mode=mode, actor=actor)
+            except BaseException:
+                session.rollback()  # let go of the database's write lock inside the thread lock
+                raise
         assert run.id is not None
         self.submit(run.id)
+        return run
+
+    def _claim(self, session: Session, *, round_id: int, mode: Mode, actor: str) -> MatchingRun:
+        """Insert the run row owned by this process; 409 while the round has an active run."""
+        crud.lock_round_for_write(session=session, round_id=round_id)
+        round_ = services.require_round(session, round_id)
+        session.refresh(round_)
+        if round_.status is RoundStatus.CLOSED:
+            raise Conflict(f"Runde {round_id} ist abgeschlossen und nur noch lesbar.")
+        crud.fail_expired_runs(session=session, error=LEASE_EXPIRED)
+        if crud.active_run(session=session, round_id=round_id) is not None:
+            raise Conflict("Für diese Runde läuft bereits eine Zuordnung.")
+        try:
+            run = crud.create_run(
+                session=session,
+                round_id=round_id,
+                mode=mode.value,
+                created_by=actor,
+                owner=self.owner,
+                lease_until=self.lease(),
+            )
+            session.commit()
+        except IntegrityError as error:  # the unique index: another process was first
+            raise Conflict("Für diese Runde läuft bereits eine Zuordnung.") from error
         return run
 
     def submit(self, run_id: int) -> Future[None]:

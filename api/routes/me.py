@@ -42,11 +42,10 @@ def _mentor_decision(
     lock: WriteLockDep,
     principal: MentorDep,
 ) -> PlacementView:
-    with lock:
+    with decisions.writing(session, lock):
         placement = decisions.mentor_decide(
             session, placement_id, principal, decision, body.reason if body else None
         )
-        session.commit()
     return services.placement_view(session, placement)
 
 

@@ -47,11 +47,10 @@ def place_by_hand(
 ) -> PlacementView:
     """Place an applicant on a feasible offer directly (confirmed at once)."""
     services.require_round(session, round_id, writable=True)
-    with lock:
+    with decisions.writing(session, lock):
         placement = decisions.place_manually(
             session, scorer, round_id, body.applicant_id, body.offer_id, principal, body.reason
         )
-        session.commit()
     return services.placement_view(session, placement)
 
 
@@ -65,11 +64,10 @@ def _decide(
     principal: CoordinatorDep,
 ) -> PlacementView:
     services.require_round(session, round_id, writable=True)
-    with lock:
+    with decisions.writing(session, lock):
         placement = decisions.decide(
             session, round_id, placement_id, decision, principal, body.reason if body else None
         )
-        session.commit()
     return services.placement_view(session, placement)
 
 
@@ -109,9 +107,8 @@ def decide_many(
 ) -> list[PlacementView]:
     """Confirm or reject several proposals at once: all succeed, or none is stored."""
     services.require_round(session, round_id, writable=True)
-    with lock:
+    with decisions.writing(session, lock):
         decided = decisions.decide_many(session, round_id, body.decisions, principal)
-        session.commit()
     return [services.placement_view(session, p) for p in decided]
 
 
@@ -125,11 +122,10 @@ def _end_confirmed(
     principal: CoordinatorDep,
 ) -> PlacementView:
     services.require_round(session, round_id, writable=True)
-    with lock:
+    with decisions.writing(session, lock):
         placement = decisions.end_confirmed(
             session, round_id, placement_id, event, principal, body.reason
         )
-        session.commit()
     return services.placement_view(session, placement)
 
 

@@ -68,10 +68,9 @@ def replace_offer(
     """
     services.require_round(session, round_id, writable=True)
     services.require_same_id(offer.id, offer_id)
-    with lock:
+    with decisions.writing(session, lock):
         decisions.guard_edit(session, round_id, offer, force=force, principal=principal)
         services.replace_record(session, round_id, offer_id, offer)
-        session.commit()
     return offer
 
 
@@ -141,12 +140,11 @@ def replace_applicant(
     """
     services.require_round(session, round_id, writable=True)
     services.require_same_id(applicant.id, applicant_id)
-    with lock:
+    with decisions.writing(session, lock):
         row = services.require_applicant(session, round_id, applicant_id)
         decisions.guard_edit(session, round_id, applicant, force=force, principal=principal)
         privacy.forget_embeddings(session, scorer, row)
         services.replace_record(session, round_id, applicant_id, applicant)
-        session.commit()
     return applicant
 
 

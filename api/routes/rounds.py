@@ -50,11 +50,10 @@ def change_status(
     """open ⇄ matching → closed, and closed → matching (reopen). Closing refuses undecided
     proposals (409 with their count) unless ``reject_pending`` is true; not while a run is
     active."""
-    with lock:
+    with decisions.writing(session, lock):
         round_ = decisions.change_round_status(
             session, round_id, body.status, principal, reject_pending=body.reject_pending
         )
-        session.commit()
     return services.round_summary(session, round_)
 
 

@@ -52,7 +52,13 @@ class World:
     def with_decisions(self, url: str) -> Call:
         """A POST to ``url`` once the round has enough decisions to learn from."""
         pairs = [(a, o) for a in list(self.applicants)[:12] for o in list(self.offers)[:6]]
-        self.api.add_placements(self.round_id, pairs[:LEARN_FROM], PlacementStatus.CONFIRMED)
+        # One confirmed place per applicant (a unique index): confirm newly imported people.
+        people = list(self.applicants.values())
+        extra = [{**people[i % 12], "id": f"L-{i:03d}"} for i in range(LEARN_FROM)]
+        self.api.ok("POST", f"{self.base}/import", 201, json={"applicants": extra})
+        offers = list(self.offers)[:6]
+        confirmed = [(a["id"], offers[i % len(offers)]) for i, a in enumerate(extra)]
+        self.api.add_placements(self.round_id, confirmed, PlacementStatus.CONFIRMED)
         self.api.add_placements(self.round_id, pairs[-LEARN_FROM:], PlacementStatus.REJECTED)
         return Call("POST", url)
 
