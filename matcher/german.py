@@ -182,6 +182,13 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
 }
 
 
+#: Error types the project raises itself (``PydanticCustomError`` in models/ and api/): their
+#: message is already a German sentence, so it is kept and only prefixed with the field.
+OWN_ERROR_TYPES = frozenset(
+    {"digits_only", "true_or_false", "ids_repeated", "text_unsafe", "name_blank"}
+)
+
+
 def message(error: Mapping[str, Any], *, loc: Sequence[str | int] | None = None) -> str:
     """One pydantic error as a German sentence naming the field: ``„Plätze“ muss mindestens 0
     sein.``; ``loc`` overrides the error's own location (model-level checks name their field)."""
@@ -189,6 +196,8 @@ def message(error: Mapping[str, Any], *, loc: Sequence[str | int] | None = None)
     if kind == "json_invalid":  # its location is a character offset, not a field
         return "Der Inhalt ist kein gültiges JSON."
     where = field_label(loc if loc is not None else error.get("loc", ()))
+    if kind in OWN_ERROR_TYPES:
+        return f"„{where}“: {error.get('msg', 'ist ungültig')}"
     ctx = error.get("ctx") or {}
     predicate = _SENTENCES.get(kind, _invalid)(ctx)
     if kind in {"value_error", "assertion_error"}:
