@@ -20,7 +20,14 @@ from sqlmodel import Session
 import matcher
 from api import services
 from matcher.constraints import last_day
-from matcher.tabular import Cell, record_header, record_row, write_csv, write_xlsx
+from matcher.tabular import (
+    SHEET_TITLES,
+    Cell,
+    record_header,
+    record_row,
+    write_csv,
+    write_xlsx,
+)
 from models import crud, tables
 
 Format = Literal["csv", "xlsx"]
@@ -243,7 +250,9 @@ def _model(kind: Kind) -> type[matcher.Offer] | type[matcher.Applicant]:
     return matcher.Offer if kind is Kind.OFFERS else matcher.Applicant
 
 
-_SHEET_TITLES = {Kind.OFFERS: "Angebote", Kind.APPLICANTS: "Bewerbungen"}
+_SHEET_TITLES = {
+    kind: SHEET_TITLES[_model(kind).__name__][0] for kind in (Kind.OFFERS, Kind.APPLICANTS)
+}
 
 
 def template(kind: Kind, fmt: Format) -> bytes:

@@ -40,6 +40,11 @@ csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
 Cell: TypeAlias = str | int | float | bool | date | None
 RecordT = TypeVar("RecordT", Offer, Applicant)
 
+#: Sheet titles read by default for each kind of record (the first is the one written).
+SHEET_TITLES: dict[str, tuple[str, ...]] = {
+    "Offer": ("Angebote", "offers"),
+    "Applicant": ("Bewerbungen", "applicants"),
+}
 #: A text starting with one of these is run as a formula by Excel or LibreOffice.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 LIST_FIELDS = frozenset({"working_languages", "tags", "preferred_cities"})
@@ -90,14 +95,20 @@ def _file_problem(source: str, message: str) -> InvalidRecordsError:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def read_sheet(raw: bytes, *, source: str, sheet: str | None = None) -> Sheet:
-    """The table of a CSV or XLSX file (told apart by content, not by name)."""
+def read_sheet(
+    raw: bytes, *, source: str, sheet: str | None = None, prefer: Sequence[str] = ()
+) -> Sheet:
+    """The table of a CSV or XLSX file (told apart by content, not by name).
+
+    XLSX: the sheet named ``sheet``; without one, the first sheet titled like one of ``prefer``
+    (case ignored), else the first sheet.
+    """
     if raw.startswith(_XLS_MAGIC):
         raise _file_problem(
             source, "Das alte Excel-Format .xls wird nicht gelesen; bitte als .xlsx speichern."
         )
     if raw.startswith(_XLSX_MAGIC):
-        return _read_xlsx(raw, source=source, sheet=sheet)
+        return _read_xlsx(raw, source=source, sheet=sheet, prefer=prefer)
     return _read_csv(raw, source=source)
 
 
@@ -162,7 +173,7 @@ def _read_csv(raw: bytes, *, source: str) -> Sheet:
     return Sheet(header, rows[1:], info)
 
 
-def _read_xlsx(raw: bytes, *, source: str, sheet: str | None) -> Sheet:
+def _read_xlsx(raw: bytes, *, source: str, sheet: str | None, prefer: Sequence[str]) -> Sheet:
     from openpyxl import load_workbook
 
     unreadable = _file_problem(source, "Die Datei ist keine lesbare XLSX-Datei.")
@@ -176,7 +187,10 @@ def _read_xlsx(raw: bytes, *, source: str, sheet: str | None) -> Sheet:
         if sheet is not None and sheet not in workbook.sheetnames:
             names = ", ".join(f"„{name}“" for name in workbook.sheetnames)
             raise _file_problem(source, f"Tabellenblatt „{sheet}“ fehlt (vorhanden: {names}).")
-        worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
+        wanted = {title.casefold() for title in prefer}
+        fitting = [name for name in workbook.sheetnames if name.casefold() in wanted]
+        chosen = sheet or (fitting[0] if fitting else None)
+        worksheet = workbook[chosen] if chosen is not None else workbook.worksheets[0]
         rows = _take_rows((list(row) for row in worksheet.iter_rows(values_only=True)), source)
         title = worksheet.title
     except InvalidRecordsError:
@@ -289,8 +303,12 @@ def sheet_records(sheet: Sheet, kind: type[Offer] | type[Applicant]) -> list[dic
 def load_table(
     kind: type[RecordT], raw: bytes, *, source: str, sheet: str | None = None
 ) -> tuple[list[RecordT], SourceInfo]:
-    """Validated records of a CSV or XLSX file, and how it was read; all or nothing."""
-    table = read_sheet(raw, source=source, sheet=sheet)
+    """Validated records of a CSV or XLSX file, and how it was read; all or nothing.
+
+    Without ``sheet``, a workbook's sheet titled like the kind (``Angebote``/``offers``,
+    ``Bewerbungen``/``applicants``) is read, else its first: one workbook can hold both.
+    """
+    table = read_sheet(raw, source=source, sheet=sheet, prefer=SHEET_TITLES[kind.__name__])
     return parse_records(kind, sheet_records(table, kind), source=source), table.info
 
 

@@ -13,7 +13,7 @@ from api.cli import app
 from models import crud
 from models.db import init_db, make_engine
 
-COMMANDS = ["demo", "rank", "assign", "evaluate"]
+COMMANDS = ["demo", "rank", "assign", "evaluate", "import", "export", "template"]
 
 
 def table_counts(url: str) -> dict[str, int]:

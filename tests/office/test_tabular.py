@@ -329,3 +329,20 @@ def test_a_json_file_with_an_endless_number_is_a_file_problem() -> None:
     with pytest.raises(matcher.InvalidRecordsError) as caught:
         matcher.load_offers(b'[{"capacity": ' + b"9" * 5000 + b"}]", source="o.json")
     assert caught.value.problems[0].message == "Die Datei enthält eine Zahl mit zu vielen Ziffern."
+
+
+def test_one_workbook_holds_both_kinds_on_their_named_sheets() -> None:
+    workbook = Workbook()
+    notes = workbook.active
+    assert notes is not None
+    notes.title = "Hinweise"
+    for title, records in (("Bewerbungen", APPLICANTS[:3]), ("Angebote", OFFERS[:2])):
+        sheet = workbook.create_sheet(title)
+        sheet.append(tabular.record_header(type(records[0])))
+        for record in records:
+            sheet.append(tabular.record_row(record))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    offers, info = matcher.load_table(matcher.Offer, buffer.getvalue(), source="runde.xlsx")
+    applicants, _ = matcher.load_table(matcher.Applicant, buffer.getvalue(), source="runde.xlsx")
+    assert (offers, applicants, info.sheet) == (OFFERS[:2], APPLICANTS[:3], "Angebote")
