@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import Any, Self
@@ -277,7 +277,7 @@ def feature_matrix(
     side = side if side is not None else offer_side(scores.offers)
     n, m = len(scores.applicants), len(scores.offers)
     topic = scores.topic
-    columns = {
+    columns: dict[str, Callable[[], np.ndarray]] = {
         "topic_whole": lambda: topic.whole - topic.baseline_whole[None, :],
         "topic_sentences": lambda: topic.sentences - topic.baseline_sentences[None, :],
         "lexical_overlap": lambda: _lexical_overlap(scores.applicants, side),
@@ -338,7 +338,7 @@ def _date_slack_weeks(applicants: Sequence[Applicant], side: OfferConstraints) -
         - np.maximum(a_from[:, None], side.available_from[None, :])
         + 1
     )
-    return np.clip((days - needed[:, None]) / 7.0, -10.0, 20.0)
+    return np.asarray(np.clip((days - needed[:, None]) / 7.0, -10.0, 20.0), dtype=np.float64)
 
 
 def _preference(applicant: Applicant, city: str) -> float:
