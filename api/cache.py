@@ -137,15 +137,16 @@ def heads_for(
     scorer: TopicScorer,
     entry: RoundOffers,
     applicant: Applicant,
+    record: ApplicantRecord,
     rankers: Sequence[learning.Ranker],
     confirmed: Mapping[str, str],
 ) -> tuple[ApplicantHeads, Mapping[str, PairScores] | None]:
     """The applicant's heads with an ordering for each of ``rankers``: cached, or computed now.
 
-    When computed now, also the full pair scores under each ranker (by name), for a caller
-    the heads cannot answer; ``confirmed`` (applicant id → offer id) sets their free places.
+    ``record`` is the applicant's engine record. When computed now, also the full pair scores
+    under each ranker (by name), for a caller the heads cannot answer; ``confirmed`` (applicant
+    id → offer id) sets their free places.
     """
-    record = services.applicant_record(applicant)
     key, digest = services.row_id(applicant.id), _digest(record)
     found = entry.heads.get(key)
     if found is not None and found[0] == digest and all(r.name in found[1].heads for r in rankers):
@@ -201,7 +202,8 @@ def _warm(engine: Engine, scorer: TopicScorer, round_id: int, entry: RoundOffers
             for row in rows:
                 if _shelf(scorer, engine).entries.get(round_id) is not entry:
                     return
-                heads_for(session, scorer, entry, row, rankers, confirmed={})
+                record = services.applicant_record(row)
+                heads_for(session, scorer, entry, row, record, rankers, confirmed={})
                 entry.warm.done += 1
             entry.warm.finished = True
     except Exception as error:  # a failed warm-up only costs speed

@@ -130,7 +130,8 @@ def _from_heads(
     round_id = services.row_id(round_.id)
     entry = cache.round_offers(session, scorer, round_)
     rankers = [learning.Ranker(learning.BASE_RANKER), ranker]
-    heads, _ = cache.heads_for(session, scorer, entry, applicant, rankers, confirmed={})
+    record = services.applicant_record(applicant)
+    heads, _ = cache.heads_for(session, scorer, entry, applicant, record, rankers, confirmed={})
     head = heads.heads[TOPIC_VIEW if topic_only else ranker.name]
     confirmed = cache.confirmed_on(session, round_id, entry, entry.row_ids[head.columns])
     taken = Counter(confirmed.values())
@@ -140,7 +141,6 @@ def _from_heads(
     positions = head.first(has_place, top_k)
     if positions is None:
         return None
-    record = services.applicant_record(applicant)
     texts = embed_applicants(scorer.embedder, [record])
     scores = listed_scores(heads, entry.prepared, record, texts, head.columns[positions], confirmed)
     suggestions = [

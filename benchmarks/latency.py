@@ -102,7 +102,7 @@ class Edit:
     reflected: bool
     same_json: bool
     others: Load  # other applicants' shortlists right after (heads being recomputed)
-    rewarm_s: float  # until every applicant's heads were computed again
+    rewarm: tuple[int, float]  # applicants whose heads were computed again, s after the edit
 
 
 @dataclass
@@ -417,14 +417,14 @@ def _edit(
     )
     for other, answer in others.answers:
         assert answer == _reference(engine, scorer, round_, other), other
-    _wait_warm(base, headers, round_)
+    warm = httpx.get(f"{base}/bench/warm/{round_.round_id}", headers=headers).json()
     return Edit(
         put_ms=1000 * (put_done - began),
         first_ms=1000 * (first_done - put_done),
         reflected=reflected,
         same_json=same,
         others=others,
-        rewarm_s=time.perf_counter() - began,
+        rewarm=(warm["done"], time.perf_counter() - began),
     )
 
 
@@ -529,8 +529,9 @@ the offers again and computed this applicant's heads) and showed the new title:
 {met(edit.reflected)}; same JSON as the full computation: {met(edit.same_json)}. Shortlists of
 {AFTER_EDIT_REQUESTS} other applicants right after (4 clients; their heads were being
 recomputed, so each is computed in full on demand): p50 {edit.others.p(50):.0f} ms, p99
-{edit.others.p(99):.0f} ms, all the same JSON as the full computation. Every applicant's heads
-were fresh again {edit.rewarm_s:.0f} s after the edit.
+{edit.others.p(99):.0f} ms, all the same JSON as the full computation.
+{edit.rewarm[1]:.0f} s after the edit the background thread had computed the heads of {edit.rewarm[0]:,} of {APPLICANTS:,} applicants
+again (the benchmark does not wait for the rest).
 
 ![Shortlist latency vs. number of offers](benchmarks/plots/latency.png)
 
@@ -563,7 +564,8 @@ the head's offers, and explains its k pairs: no work per offer of the round.
         (
             "offer edit → shortlist showing it",
             f"{edit.put_ms + edit.first_ms:.0f} ms",
-            f"all heads fresh after {edit.rewarm_s:.0f} s",
+            f"{edit.rewarm[0]:,} of {APPLICANTS:,} applicants' heads recomputed "
+            f"after {edit.rewarm[1]:.0f} s",
             "next request",
             met(edit.reflected and edit.same_json),
         ),
