@@ -530,8 +530,8 @@ the offers again and computed this applicant's heads) and showed the new title:
 {AFTER_EDIT_REQUESTS} other applicants right after (4 clients; their heads were being
 recomputed, so each is computed in full on demand): p50 {edit.others.p(50):.0f} ms, p99
 {edit.others.p(99):.0f} ms, all the same JSON as the full computation.
-{edit.rewarm[1]:.0f} s after the edit the background thread had computed the heads of {edit.rewarm[0]:,} of {APPLICANTS:,} applicants
-again (the benchmark does not wait for the rest).
+{edit.rewarm[1]:.0f} s after the edit the background thread had computed the heads of
+{edit.rewarm[0]:,} of {APPLICANTS:,} applicants again (the benchmark does not wait for the rest).
 
 ![Shortlist latency vs. number of offers](benchmarks/plots/latency.png)
 
