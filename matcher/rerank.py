@@ -39,7 +39,7 @@ from matcher.constraints import (
     required_days,
 )
 from matcher.records import Applicant, Offer
-from matcher.scoring import PairScores, per_city, preference_rank
+from matcher.scoring import CityIndex, PairScores, city_index, per_city, preference_rank
 from matcher.text import applicant_text, offer_text
 
 #: Decisions of each kind needed before the re-ranker is used; below it the base ranking stands.
@@ -239,6 +239,10 @@ class OfferSide:
     cities: tuple[str, ...]  # casefolded city of each offer
     constraints: OfferConstraints
 
+    @cached_property
+    def city_index(self) -> CityIndex:
+        return city_index(self.cities)
+
 
 def offer_side(offers: Sequence[Offer], constraints: OfferConstraints | None = None) -> OfferSide:
     """Stems, language and city of every offer (one pass over their texts)."""
@@ -283,7 +287,7 @@ def feature_matrix(
         "lexical_overlap": lambda: _lexical_overlap(scores.applicants, side),
         "language_margin": lambda: _language_margin(scores.applicants, side.constraints),
         "date_slack_weeks": lambda: _date_slack_weeks(scores.applicants, side.constraints),
-        "preference": lambda: per_city(scores.applicants, side.cities, _preference),
+        "preference": lambda: per_city(scores.applicants, side.city_index, _preference),
         "offer_in_german": lambda: np.broadcast_to(side.in_german, (n, m)),
     }
     matrix = np.zeros((n, m, len(names)), dtype=np.float64)

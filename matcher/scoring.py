@@ -21,7 +21,7 @@ its bits when cut out (``matcher.toplist`` builds exact shortlists on it).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import TypeVar
 
@@ -64,21 +64,32 @@ def preference_bonus(applicant: Applicant, city: str) -> float:
     return PREFERENCE_BONUS[rank] if rank is not None and rank < len(PREFERENCE_BONUS) else 0.0
 
 
+@dataclass(frozen=True)
+class CityIndex:
+    """Which distinct city each offer is in: ``cities[column[j]]`` is offer j's city."""
+
+    cities: tuple[str, ...]
+    column: np.ndarray  # (m,) intp
+
+
+def city_index(cities: Sequence[str]) -> CityIndex:
+    """The distinct cities of the offers, in first-seen order, and each offer's one."""
+    seen: dict[str, int] = {}
+    column = np.array([seen.setdefault(c, len(seen)) for c in cities], dtype=np.intp)
+    return CityIndex(tuple(seen), column)
+
+
 def per_city(
-    applicants: Sequence[Applicant],
-    cities: Sequence[str],
-    value: Callable[[Applicant, str], float],
+    applicants: Sequence[Applicant], index: CityIndex, value: Callable[[Applicant, str], float]
 ) -> np.ndarray:
     """(n, m) ``value(applicant i, city of offer j)``, computed once per distinct city.
 
     Offers share few cities: one value per (applicant, city), spread to the offers' columns.
     """
-    column: dict[str, int] = {}
-    of_offer = np.array([column.setdefault(c, len(column)) for c in cities], dtype=np.intp)
     values = np.array(
-        [[value(a, city) for city in column] for a in applicants], dtype=np.float64
-    ).reshape(len(applicants), len(column))
-    return values[:, of_offer]
+        [[value(a, city) for city in index.cities] for a in applicants], dtype=np.float64
+    ).reshape(len(applicants), len(index.cities))
+    return values[:, index.column]
 
 
 def to_score(fit_with_bonus: np.ndarray) -> np.ndarray:
@@ -97,11 +108,14 @@ class PairScores:
     topic: TopicFit
     feasibility: Feasibility
     confirmed: Mapping[str, str]
+    #: ``city_index`` of the offers' cities when the caller has it (prepared offers do).
+    cities: CityIndex | None = field(default=None, kw_only=True)
 
     @cached_property
     def bonus(self) -> np.ndarray:
         """(n, m) city preference bonus."""
-        return per_city(self.applicants, [o.city for o in self.offers], preference_bonus)
+        cities = self.cities or city_index([o.city for o in self.offers])
+        return per_city(self.applicants, cities, preference_bonus)
 
     @cached_property
     def score(self) -> np.ndarray:
@@ -140,6 +154,11 @@ class PreparedOffers:
     def offer_index(self) -> dict[str, int]:
         """Offer id → column."""
         return {offer_id: j for j, offer_id in enumerate(ids_of(self.offers))}
+
+    @cached_property
+    def cities(self) -> CityIndex:
+        """The offers' cities (``PairScores.bonus`` spreads one bonus per city with it)."""
+        return city_index([o.city for o in self.offers])
 
     def take(self, columns: np.ndarray) -> PreparedOffers:
         """The offers ``columns`` (in that order), as ``prepare_offers`` would prepare them."""
@@ -295,4 +314,5 @@ def assemble(
             applicants, prepared.offers, per_offer, prepared=prepared.constraints
         ),
         confirmed=confirmed,
+        cities=prepared.cities,
     )
