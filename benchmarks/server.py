@@ -6,6 +6,9 @@ from the environment, ``MATCHER_DATABASE_URL`` pointing at the benchmark's SQLit
 ``--blas-threads N`` caps BLAS (OpenBLAS) threads at N for the whole process, as
 ``threadpoolctl.threadpool_limits(N, "blas")`` in the app's lifespan would.
 
+``--no-warm`` switches the background computation of every applicant's heads off: requests
+compute the heads they miss (the benchmark then requests each measured applicant once first).
+
 One route is added for the benchmark only: ``GET /bench/warm/{round_id}`` reports how far the
 background computation of the round's shortlist heads got (``api.cache.progress``), so the
 benchmark measures the warmed cache and how long warming took.
@@ -43,7 +46,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--blas-threads", type=int, default=None)
+    parser.add_argument("--no-warm", action="store_true", help="no background heads")
     args = parser.parse_args()
+    cache.WARM_IN_BACKGROUND = not args.no_warm
     if args.blas_threads is not None:
         threadpool_limits(args.blas_threads, user_api="blas")
     uvicorn.run(
