@@ -42,7 +42,7 @@ from sqlmodel import Session, col, select
 
 from api import learning, services
 from matcher import Applicant as ApplicantRecord
-from matcher import PairScores, TopicScorer
+from matcher import TopicScorer
 from matcher.rerank import OfferSide, offer_side
 from matcher.scoring import PreparedOffers, prepare_offers, score_prepared
 from matcher.toplist import ApplicantHeads, applicant_heads
@@ -114,6 +114,8 @@ def round_offers(session: Session, scorer: TopicScorer, round_: Round) -> RoundO
         entry = _current(shelf, round_id, version)
         if entry is not None:
             return entry
+        with _lock:  # a stale entry goes first: two rounds' vectors never sit in the shelf at once
+            shelf.entries.pop(round_id, None)
         rows = crud.list_offers(session=session, round_id=round_id)
         entry = RoundOffers(
             prepared=prepare_offers(scorer, [services.offer_record(row) for row in rows]),
@@ -133,29 +135,23 @@ def round_offers(session: Session, scorer: TopicScorer, round_: Round) -> RoundO
 
 
 def heads_for(
-    session: Session,
     scorer: TopicScorer,
     entry: RoundOffers,
     applicant: Applicant,
     record: ApplicantRecord,
     rankers: Sequence[learning.Ranker],
-    confirmed: Mapping[str, str],
-) -> tuple[ApplicantHeads, Mapping[str, PairScores] | None]:
-    """The applicant's heads with an ordering for each of ``rankers``: cached, or computed now.
-
-    ``record`` is the applicant's engine record. When computed now, also the full pair scores
-    under each ranker (by name), for a caller the heads cannot answer; ``confirmed`` (applicant
-    id → offer id) sets their free places.
-    """
+) -> ApplicantHeads:
+    """The applicant's heads with an ordering for each of ``rankers``: cached, or computed now
+    against every offer (``record`` is the applicant's engine record)."""
     key, digest = services.row_id(applicant.id), _digest(record)
     found = entry.heads.get(key)
     if found is not None and found[0] == digest and all(r.name in found[1].heads for r in rankers):
-        return found[1], None
-    scores = score_prepared(scorer, [record], entry.prepared, confirmed=confirmed)
+        return found[1]
+    scores = score_prepared(scorer, [record], entry.prepared)  # free places play no part
     ranked = {r.name: r.apply(scores, entry.side if r.model else None) for r in rankers}
     heads = applicant_heads(scores, ranked, DEPTH)
     entry.heads[key] = (digest, heads)
-    return heads, ranked
+    return heads
 
 
 def confirmed_on(
@@ -194,18 +190,17 @@ def invalidate_round(session: Session, round_id: int | None = None) -> None:
 def _warm(engine: Engine, scorer: TopicScorer, round_id: int, entry: RoundOffers) -> None:
     """Compute the heads of every applicant of the round, until the entry is replaced."""
     try:
-        with Session(engine) as session:
+        with Session(engine) as session:  # closed before computing: no long read transaction
             round_ = services.require_round(session, round_id)
             rankers = learning.rankers_of(session, round_)
             rows = crud.list_applicants(session=session, round_id=round_id)
-            entry.warm.total = len(rows)
-            for row in rows:
-                if _shelf(scorer, engine).entries.get(round_id) is not entry:
-                    return
-                record = services.applicant_record(row)
-                heads_for(session, scorer, entry, row, record, rankers, confirmed={})
-                entry.warm.done += 1
-            entry.warm.finished = True
+        entry.warm.total = len(rows)
+        for row in rows:
+            if _shelf(scorer, engine).entries.get(round_id) is not entry:
+                return
+            heads_for(scorer, entry, row, services.applicant_record(row), rankers)
+            entry.warm.done += 1
+        entry.warm.finished = True
     except Exception as error:  # a failed warm-up only costs speed
         # The type only: messages may quote records (no personal data in logs).
         logger.warning("Vorberechnung der Runde %s abgebrochen: %s", round_id, type(error).__name__)

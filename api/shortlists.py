@@ -131,7 +131,7 @@ def _from_heads(
     entry = cache.round_offers(session, scorer, round_)
     rankers = [learning.Ranker(learning.BASE_RANKER), ranker]
     record = services.applicant_record(applicant)
-    heads, _ = cache.heads_for(session, scorer, entry, applicant, record, rankers, confirmed={})
+    heads = cache.heads_for(scorer, entry, applicant, record, rankers)
     head = heads.heads[TOPIC_VIEW if topic_only else ranker.name]
     confirmed = cache.confirmed_on(session, round_id, entry, entry.row_ids[head.columns])
     taken = Counter(confirmed.values())

@@ -400,7 +400,7 @@ def _heads_bytes(engine: Engine, scorer: matcher.TopicScorer, round_: BenchRound
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
         for row, record in zip(rows, records, strict=True):
-            cache.heads_for(session, scorer, entry, row, record, rankers, confirmed={})
+            cache.heads_for(scorer, entry, row, record, rankers)
         kept = tracemalloc.get_traced_memory()[0] - before
         tracemalloc.stop()
     return kept / len(rows)
