@@ -1,62 +1,93 @@
-"""In-process cache of each round's prepared offers: records, embeddings, baselines, constraints.
+"""Per-process cache of each round's prepared offers and of every applicant's shortlist heads.
 
-A shortlist scores one applicant against every offer of the round. Everything about the offers
-(their records, sentence vectors, calibration baselines against the reference corpus and
-constraint arrays) depends on the offers alone, so it is built once per round with
-``matcher.scoring.prepare_offers`` and reused until the offers change; without it every request
-rebuilt all of it (seconds per shortlist at 10 000 offers; BENCHMARKS.md, section 4).
+Two levels, both exact (BENCHMARKS.md, section 4, compares every answer with the full path):
 
-An entry is used only while its version equals the database's, read on every use:
+* :class:`RoundOffers`: everything about the offers that does not depend on the applicants
+  (records, sentence vectors, calibration baselines, constraint arrays, the re-ranker's offer
+  features), built with ``matcher.scoring.prepare_offers`` once per round version.
+* per applicant, :class:`matcher.toplist.ApplicantHeads`: the first :data:`DEPTH` offers of each
+  of the applicant's orderings (topic only, base score, the round's re-ranker) from the full
+  computation (``score_prepared`` against every offer). A background thread computes them for
+  every applicant of a round once its offers are prepared; a request that finds none computes
+  them itself. A shortlist then reads the head, drops the offers without a free place (read per
+  request) and explains its k pairs: no work per offer of the round.
 
-* the round's offer count and largest offer row id (one indexed query): catches offers added or
-  deleted by any process, e.g. ``matcher import`` beside a running server;
-* a generation per round, bumped after every commit whose flush added, changed or deleted an
-  ``Offer`` row of that round (SQLAlchemy session events, registered when this module is
-  imported): catches in-place edits (``PUT …/offers/{id}``) made through the ORM here.
-
-Writers that bypass the ORM (bulk SQL on the offer table, another process editing an offer in
-place) call :func:`invalidate_round`. Entries belong to one scorer and one engine (a test suite
-runs many apps with many databases in one process); each keeps at most :data:`MAX_ROUNDS` rounds,
-least recently used out first.
+Validity: an entry is used only while the round's ``offers_version`` (a column of ``round``,
+bumped in the same transaction as every ORM change to one of its offers, read with the round on
+every request) is the one it was built for, so every server process sees an offer change at its
+next request, whichever process made it. Heads are keyed by a digest of the applicant's record,
+so an edited application is recomputed. Writers that bypass the ORM call
+:func:`invalidate_round`. Entries belong to one scorer and one engine (a test suite runs many
+apps with many databases in one process); each keeps at most :data:`MAX_ROUNDS` rounds, least
+recently used out first.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, event, func, inspect
+import numpy as np
+from sqlalchemy import Engine, event, inspect, update
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
-from api import services
+from api import learning, services
+from matcher import Applicant as ApplicantRecord
 from matcher import TopicScorer
-from matcher.scoring import PreparedOffers, prepare_offers
+from matcher.rerank import OfferSide, offer_side
+from matcher.scoring import PreparedOffers, prepare_offers, score_prepared
+from matcher.toplist import ApplicantHeads, applicant_heads
 from models import crud
-from models.tables import Offer
+from models.tables import Applicant, Offer, Placement, PlacementStatus, Round
+
+logger = logging.getLogger(__name__)
 
 #: Rounds kept per scorer and database; a 10 000-offer round holds about 140 MB of vectors.
 MAX_ROUNDS = 4
+#: Offers kept per ordering and applicant: answers every ``top_k`` up to it while enough of
+#: them have a free place (about 2 KB per applicant and ordering).
+DEPTH = 50
+#: Compute every applicant's heads in a background thread when a round's offers are prepared.
+WARM_IN_BACKGROUND = True
 
-#: (engine generation, round generation, offer count, largest offer row id)
-Version = tuple[int, int, int, int]
-
-_ALL_ROUNDS = -1  # generation key bumped when a change's round is unknown
-_PENDING = "api.cache.changed_rounds"  # session.info key: rounds flushed, not yet committed
+_PENDING = "api.cache.changed_rounds"  # session.info key: rounds whose offers this flush changed
+_ALL_ROUNDS = -1  # a changed offer whose round is unknown
 
 
-@dataclass(frozen=True)
+@dataclass
 class RoundOffers:
-    """A round's offers prepared for scoring, as of ``version``."""
+    """A round's offers prepared for scoring, as of ``version``, and its applicants' heads."""
 
     prepared: PreparedOffers
     offer_ids: Mapping[int, str]  # offer row id → interchange id
-    version: Version
+    row_ids: np.ndarray  # (m,) offer row id of each column
+    version: int
+    #: applicant row id → (digest of the record, heads); filled by requests and the warm-up
+    heads: dict[int, tuple[bytes, ApplicantHeads]] = field(default_factory=dict)
+    warm: WarmProgress = field(default_factory=lambda: WarmProgress())
+
+    @cached_property
+    def side(self) -> OfferSide:
+        """The offers' re-ranker features (built on first use)."""
+        return offer_side(self.prepared.offers, self.prepared.constraints)
+
+
+@dataclass
+class WarmProgress:
+    """How far the background computation of a round's heads got."""
+
+    total: int = 0
+    done: int = 0
+    finished: bool = False
 
 
 @dataclass
@@ -69,94 +100,146 @@ class _Shelf:
 
 _lock = threading.Lock()  # guards the dictionaries below (held briefly, never while building)
 _shelves: WeakKeyDictionary[TopicScorer, WeakKeyDictionary[Engine, _Shelf]] = WeakKeyDictionary()
-_generations: WeakKeyDictionary[Engine, dict[int, int]] = WeakKeyDictionary()
 
 
-def round_offers(session: Session, scorer: TopicScorer, round_id: int) -> RoundOffers:
+def round_offers(session: Session, scorer: TopicScorer, round_: Round) -> RoundOffers:
     """The round's offers prepared for ``scorer``: cached, or built now if missing or stale."""
     engine = session.get_bind().engine
-    version = _version(session, engine, round_id)
-    with _lock:
-        shelf = _shelves.setdefault(scorer, WeakKeyDictionary()).setdefault(engine, _Shelf())
-        entry = _current(shelf, round_id, version)
+    round_id, version = services.row_id(round_.id), round_.offers_version
+    shelf = _shelf(scorer, engine)
+    entry = _current(shelf, round_id, version)
     if entry is not None:
         return entry
     with shelf.build_lock:  # one build per shelf at a time; waiters then find it built
-        with _lock:
-            entry = _current(shelf, round_id, version)
+        entry = _current(shelf, round_id, version)
         if entry is not None:
             return entry
+        with _lock:  # a stale entry goes first: two rounds' vectors never sit in the shelf at once
+            shelf.entries.pop(round_id, None)
         rows = crud.list_offers(session=session, round_id=round_id)
-        offers = [services.offer_record(row) for row in rows]
         entry = RoundOffers(
-            prepared=prepare_offers(scorer, offers),
+            prepared=prepare_offers(scorer, [services.offer_record(row) for row in rows]),
             offer_ids={services.row_id(row.id): row.external_id for row in rows},
+            row_ids=np.array([services.row_id(row.id) for row in rows], dtype=np.int64),
             version=version,
         )
         with _lock:
             shelf.entries[round_id] = entry
             while len(shelf.entries) > MAX_ROUNDS:
                 shelf.entries.popitem(last=False)
+    if WARM_IN_BACKGROUND:
+        threading.Thread(
+            target=_warm, args=(engine, scorer, round_id, entry), daemon=True, name="heads"
+        ).start()
     return entry
 
 
-def invalidate_round(engine: Engine, round_id: int | None = None) -> None:
-    """Forget a round's cached offers (every round's with ``None``) on this database."""
-    with _lock:
-        generations = _generations.setdefault(engine, {})
-        key = _ALL_ROUNDS if round_id is None else round_id
-        generations[key] = generations.get(key, 0) + 1
-        for by_engine in _shelves.values():
-            shelf = by_engine.get(engine)
-            if shelf is None:
-                continue
-            if round_id is None:
-                shelf.entries.clear()
-            else:
-                shelf.entries.pop(round_id, None)
+def heads_for(
+    scorer: TopicScorer,
+    entry: RoundOffers,
+    applicant: Applicant,
+    record: ApplicantRecord,
+    rankers: Sequence[learning.Ranker],
+) -> ApplicantHeads:
+    """The applicant's heads with an ordering for each of ``rankers``: cached, or computed now
+    against every offer (``record`` is the applicant's engine record)."""
+    key, digest = services.row_id(applicant.id), _digest(record)
+    found = entry.heads.get(key)
+    if found is not None and found[0] == digest and all(r.name in found[1].heads for r in rankers):
+        return found[1]
+    scores = score_prepared(scorer, [record], entry.prepared)  # free places play no part
+    ranked = {r.name: r.apply(scores, entry.side if r.model else None) for r in rankers}
+    heads = applicant_heads(scores, ranked, DEPTH)
+    entry.heads[key] = (digest, heads)
+    return heads
 
 
-def _current(shelf: _Shelf, round_id: int, version: Version) -> RoundOffers | None:
-    """The shelf's entry for the round if it has this version (caller holds ``_lock``)."""
-    entry = shelf.entries.get(round_id)
-    if entry is None or entry.version != version:
-        return None
-    shelf.entries.move_to_end(round_id)
-    return entry
-
-
-def _version(session: Session, engine: Engine, round_id: int) -> Version:
-    # Generations are read before the rows: a commit racing this request bumps them after,
-    # so an entry built from rows older than that commit is never used again.
-    with _lock:
-        generations = _generations.get(engine, {})
-        engine_generation = generations.get(_ALL_ROUNDS, 0)
-        round_generation = generations.get(round_id, 0)
-    statement = select(func.count(col(Offer.id)), func.max(Offer.id)).where(
-        Offer.round_id == round_id
+def confirmed_on(
+    session: Session, round_id: int, entry: RoundOffers, offer_rows: Sequence[int] | None = None
+) -> dict[str, str]:
+    """Applicant id → offer id of the round's confirmed placements (on ``offer_rows`` only)."""
+    statement = (
+        select(Applicant.external_id, Placement.offer_id)
+        .join(Applicant, col(Applicant.id) == col(Placement.applicant_id))
+        .where(Placement.round_id == round_id, Placement.status == PlacementStatus.CONFIRMED)
+        .order_by(col(Placement.id))
     )
-    count, largest = session.exec(statement).one()
-    return engine_generation, round_generation, int(count), int(largest or 0)
+    if offer_rows is not None:
+        statement = statement.where(col(Placement.offer_id).in_([int(r) for r in offer_rows]))
+    return {
+        applicant_id: entry.offer_ids.get(offer_row)
+        or services.offer_external_id(session, offer_row)
+        for applicant_id, offer_row in session.exec(statement)
+    }
+
+
+def progress(engine: Engine, scorer: TopicScorer, round_id: int) -> WarmProgress | None:
+    """How far the background computation of the round's current entry got (None: no entry)."""
+    entry = _shelf(scorer, engine).entries.get(round_id)
+    return entry.warm if entry is not None else None
+
+
+def invalidate_round(session: Session, round_id: int | None = None) -> None:
+    """Mark a round's offers (every round's with ``None``) changed, for every process.
+
+    For writers that change offers without the ORM; the caller commits.
+    """
+    _bump(session.connection(), None if round_id is None else {round_id})
+
+
+def _warm(engine: Engine, scorer: TopicScorer, round_id: int, entry: RoundOffers) -> None:
+    """Compute the heads of every applicant of the round, until the entry is replaced."""
+    try:
+        with Session(engine) as session:  # closed before computing: no long read transaction
+            round_ = services.require_round(session, round_id)
+            rankers = learning.rankers_of(session, round_)
+            rows = crud.list_applicants(session=session, round_id=round_id)
+        entry.warm.total = len(rows)
+        for row in rows:
+            if _shelf(scorer, engine).entries.get(round_id) is not entry:
+                return
+            heads_for(scorer, entry, row, services.applicant_record(row), rankers)
+            entry.warm.done += 1
+        entry.warm.finished = True
+    except Exception as error:  # a failed warm-up only costs speed
+        # The type only: messages may quote records (no personal data in logs).
+        logger.warning("Vorberechnung der Runde %s abgebrochen: %s", round_id, type(error).__name__)
+
+
+def _digest(record: ApplicantRecord) -> bytes:
+    return hashlib.blake2b(record.model_dump_json().encode(), digest_size=16).digest()
+
+
+def _shelf(scorer: TopicScorer, engine: Engine) -> _Shelf:
+    with _lock:
+        return _shelves.setdefault(scorer, WeakKeyDictionary()).setdefault(engine, _Shelf())
+
+
+def _current(shelf: _Shelf, round_id: int, version: int) -> RoundOffers | None:
+    """The shelf's entry for the round if it has this version."""
+    with _lock:
+        entry = shelf.entries.get(round_id)
+        if entry is None or entry.version != version:
+            return None
+        shelf.entries.move_to_end(round_id)
+        return entry
+
+
+def _bump(connection: Any, rounds: set[int] | None) -> None:
+    """Increment ``offers_version`` of ``rounds`` (all rounds with None) in this transaction."""
+    statement = update(Round).values(offers_version=col(Round.offers_version) + 1)
+    if rounds is not None:
+        statement = statement.where(col(Round.id).in_(sorted(rounds)))
+    connection.execute(statement)
 
 
 @event.listens_for(OrmSession, "after_flush")
 def _note_offer_changes(session: OrmSession, _flush_context: Any) -> None:
-    """Remember which rounds' offers this flush touched, until the transaction commits."""
-    touched = [
+    """Bump the version of every round whose offers this flush added, changed or deleted."""
+    touched = {
         inspect(row).dict.get("round_id", _ALL_ROUNDS)  # never loads an expired attribute
         for row in chain(session.new, session.dirty, session.deleted)
         if isinstance(row, Offer)
-    ]
+    }
     if touched:
-        session.info.setdefault(_PENDING, set()).update(touched)
-
-
-@event.listens_for(OrmSession, "after_commit")
-def _invalidate_committed(session: OrmSession) -> None:
-    """Invalidate the rounds whose offers the committed transaction changed."""
-    rounds: set[int] | None = session.info.pop(_PENDING, None)
-    if not rounds:
-        return
-    engine = session.get_bind().engine
-    for round_id in rounds:
-        invalidate_round(engine, None if round_id in (_ALL_ROUNDS, None) else round_id)
+        _bump(session.connection(), None if _ALL_ROUNDS in touched or None in touched else touched)

@@ -18,6 +18,7 @@ from matcher import PairScores, TopicScorer
 from matcher.rerank import (
     MIN_DECISIONS_PER_CLASS,
     DecisionReranker,
+    OfferSide,
     enough_decisions,
     explain_rerank,
     pair_features,
@@ -35,8 +36,9 @@ class Ranker:
     name: str
     model: DecisionReranker | None = None
 
-    def apply(self, scores: PairScores) -> PairScores:
-        return with_reranker(scores, self.model) if self.model is not None else scores
+    def apply(self, scores: PairScores, side: OfferSide | None = None) -> PairScores:
+        """The pairs under this ranker (``side``: the offers' re-ranker features, if built)."""
+        return with_reranker(scores, self.model, side) if self.model is not None else scores
 
     def explain(self, scores: PairScores, i: int, j: int) -> str | None:
         """Which learned features moved pair (i, j); None under the base ranking."""
@@ -90,6 +92,16 @@ def ranker_for(session: Session, round_: tables.Round) -> Ranker:
     stored = crud.latest_ranker(session=session, up_to_round=services.row_id(round_.id))
     if stored is None or not round_.reranker_enabled:
         return Ranker(BASE_RANKER)
+    return _ranker(stored)
+
+
+def rankers_of(session: Session, round_: tables.Round) -> list[Ranker]:
+    """The base ranking and the round's latest re-ranker, switched on or not (for caches)."""
+    stored = crud.latest_ranker(session=session, up_to_round=services.row_id(round_.id))
+    return [Ranker(BASE_RANKER), *([_ranker(stored)] if stored is not None else [])]
+
+
+def _ranker(stored: tables.RankerModel) -> Ranker:
     return Ranker(f"rerank:{stored.version}", DecisionReranker.from_json(stored.params))
 
 

@@ -6,14 +6,21 @@ All read the engine's ranking for the round; the suggestion fields are those of 
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+from sqlmodel import Session
 
 import matcher
 from api import cache, learning, services
 from api.auth import Principal
 from api.errors import NotFound
 from matcher import PairScores, TopicScorer
+from matcher.ranking import suggestion
 from matcher.scoring import score_prepared
+from matcher.topic import embed_applicants
+from matcher.toplist import TOPIC_VIEW, listed_scores
 from models import crud
 from models.schemas import (
     CandidateListPublic,
@@ -24,7 +31,7 @@ from models.schemas import (
     ShortlistPublic,
     SuggestionPublic,
 )
-from models.tables import Applicant, Placement, PlacementStatus
+from models.tables import Applicant, PlacementStatus, Round
 
 STATUS_LABELS = {
     PlacementStatus.PROPOSED: "vorgeschlagen",
@@ -60,35 +67,20 @@ def suggestion_public(
 
 
 def _applicant_scores(
-    session: Session, scorer: TopicScorer, round_id: int, applicant: Applicant
+    session: Session, scorer: TopicScorer, round_: Round, applicant: Applicant
 ) -> PairScores:
-    """One applicant against every offer of the round.
+    """One applicant against every offer of the round: the full computation.
 
     Exactly ``matcher.score_pairs(scorer, [applicant], offers, confirmed=confirmed)``; the
     offers' side (records, vectors, baselines) comes prepared from the round cache.
     """
-    offers = cache.round_offers(session, scorer, round_id)
+    offers = cache.round_offers(session, scorer, round_)
     return score_prepared(
         scorer,
         [services.applicant_record(applicant)],
         offers.prepared,
-        confirmed=_confirmed(session, round_id, offers),
+        confirmed=cache.confirmed_on(session, services.row_id(round_.id), offers),
     )
-
-
-def _confirmed(session: Session, round_id: int, offers: cache.RoundOffers) -> dict[str, str]:
-    """Applicant id → offer id of the round's confirmed placements (as ``load_round`` has it)."""
-    statement = (
-        select(Applicant.external_id, Placement.offer_id)
-        .join(Applicant, col(Applicant.id) == col(Placement.applicant_id))
-        .where(Placement.round_id == round_id, Placement.status == PlacementStatus.CONFIRMED)
-        .order_by(col(Placement.id))
-    )
-    return {
-        applicant_id: offers.offer_ids.get(offer_row)
-        or services.offer_external_id(session, offer_row)
-        for applicant_id, offer_row in session.exec(statement)
-    }
 
 
 def shortlist(
@@ -99,20 +91,67 @@ def shortlist(
     *,
     top_k: int,
     topic_only: bool = False,
+    full: bool = False,
 ) -> ShortlistPublic:
-    """Best ``top_k`` offers for an applicant of the round."""
+    """Best ``top_k`` offers for an applicant of the round.
+
+    Read from the applicant's cached heads (``matcher.toplist``) when they can tell, else
+    computed against every offer; ``full`` forces the latter (the reference the benchmark and
+    the tests compare with: both give the same JSON).
+    """
+    round_ = services.require_round(session, round_id)
     applicant = services.require_applicant(session, round_id, applicant_id)
-    ranker = learning.ranker_for(session, services.require_round(session, round_id))
-    scores = ranker.apply(_applicant_scores(session, scorer, round_id, applicant))
-    ranking = matcher.rank_applicant(scores, 0, top_k=top_k, topic_only=topic_only)
+    ranker = learning.ranker_for(session, round_)
+    found = (
+        None if full else _from_heads(session, scorer, round_, applicant, ranker, top_k, topic_only)
+    )
+    if found is None:
+        scores = ranker.apply(_applicant_scores(session, scorer, round_, applicant))
+        ranking = matcher.rank_applicant(scores, 0, top_k=top_k, topic_only=topic_only)
+        found = scores, list(ranking.suggestions)
+    scores, suggestions = found
     return ShortlistPublic(
         applicant_id=applicant_id,
         ranker=ranker.name,
         suggestions=[
             suggestion_public(scores, s, ranker.explain(scores, 0, scores.offer_index[s.offer_id]))
-            for s in ranking.suggestions
+            for s in suggestions
         ],
     )
+
+
+def _from_heads(
+    session: Session,
+    scorer: TopicScorer,
+    round_: Round,
+    applicant: Applicant,
+    ranker: learning.Ranker,
+    top_k: int,
+    topic_only: bool,
+) -> tuple[PairScores, list[matcher.Suggestion]] | None:
+    """The shortlist from the applicant's heads: the listed pairs' scores and suggestions, best
+    first; None when the head cannot tell (too few listed offers with a free place)."""
+    round_id = services.row_id(round_.id)
+    entry = cache.round_offers(session, scorer, round_)
+    rankers = [learning.Ranker(learning.BASE_RANKER), ranker]
+    record = services.applicant_record(applicant)
+    heads = cache.heads_for(scorer, entry, applicant, record, rankers)
+    head = heads.heads[TOPIC_VIEW if topic_only else ranker.name]
+    confirmed = cache.confirmed_on(session, round_id, entry, entry.row_ids[head.columns])
+    taken = Counter(confirmed.values())
+    capacity = entry.prepared.constraints.capacity[head.columns]
+    ids = [entry.offer_ids[int(row)] for row in entry.row_ids[head.columns]]
+    has_place = capacity - np.array([taken[i] for i in ids], dtype=np.int64) > 0
+    positions = head.first(has_place, top_k)
+    if positions is None:
+        return None
+    texts = embed_applicants(scorer.embedder, [record])
+    scores = listed_scores(heads, entry.prepared, record, texts, head.columns[positions], confirmed)
+    suggestions = [
+        replace(suggestion(scores, 0, r, topic_only=topic_only), score=float(head.shown[p]))
+        for r, p in enumerate(positions)
+    ]
+    return scores, suggestions
 
 
 def candidates(
@@ -120,13 +159,13 @@ def candidates(
 ) -> CandidateListPublic:
     """Best ``top_k`` feasible applicants for an offer of the round."""
     services.require_offer(session, round_id, offer_id)
-    offers = cache.round_offers(session, scorer, round_id)
+    offers = cache.round_offers(session, scorer, services.require_round(session, round_id))
     applicants = [
         services.applicant_record(row)
         for row in crud.list_applicants(session=session, round_id=round_id)
     ]
     scores = score_prepared(
-        scorer, applicants, offers.prepared, confirmed=_confirmed(session, round_id, offers)
+        scorer, applicants, offers.prepared, confirmed=cache.confirmed_on(session, round_id, offers)
     )
     j = scores.offer_index[offer_id]
     ranking = matcher.rank_candidates(scores, j, top_k=top_k)
@@ -153,7 +192,8 @@ def my_suggestions(
     applicant = session.get(Applicant, principal.applicant_id) if principal.applicant_id else None
     if applicant is None:
         raise NotFound("Keine Bewerbung zu diesem Token.")
-    scores = _applicant_scores(session, scorer, applicant.round_id, applicant)
+    round_ = services.require_round(session, applicant.round_id)
+    scores = _applicant_scores(session, scorer, round_, applicant)
     status_of = {
         services.offer_external_id(session, p.offer_id): STATUS_LABELS[p.status]
         for p in crud.placements_of_applicant(

@@ -1,4 +1,4 @@
-"""The real server for the latency benchmark: ``python -m benchmarks.server --port P [--uncached]``.
+"""The real server for the latency benchmark: ``python -m benchmarks.server --port P``.
 
 Serves ``create_app()`` with uvicorn on 127.0.0.1, configured like ``matcher serve`` (settings
 from the environment, ``MATCHER_DATABASE_URL`` pointing at the benchmark's SQLite file).
@@ -6,55 +6,53 @@ from the environment, ``MATCHER_DATABASE_URL`` pointing at the benchmark's SQLit
 ``--blas-threads N`` caps BLAS (OpenBLAS) threads at N for the whole process, as
 ``threadpoolctl.threadpool_limits(N, "blas")`` in the app's lifespan would.
 
-``--uncached`` serves shortlists the way they were computed before the round cache
-(``api/cache.py``): every request loads the round through ``services.load_round`` and scores the
-applicant with ``matcher.score_pairs``, which re-embeds (from the database) and re-calibrates
-every offer. It exists only to measure "before" against "after" in the same run.
+``--no-warm`` switches the background computation of every applicant's heads off: requests
+compute the heads they miss (the benchmark then requests each measured applicant once first).
+
+One route is added for the benchmark only: ``GET /bench/warm/{round_id}`` reports how far the
+background computation of the round's shortlist heads got (``api.cache.progress``), so the
+benchmark measures the warmed cache and how long warming took.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import uvicorn
-from sqlmodel import Session
+from fastapi import FastAPI, Request
 from threadpoolctl import threadpool_limits
 
-import matcher
-from api import services, shortlists
+from api import cache
 from api.app import create_app
 from api.settings import get_settings
-from matcher import PairScores, TopicScorer
-from models.tables import Applicant
 
 
-def uncached_applicant_scores(
-    session: Session, scorer: TopicScorer, round_id: int, applicant: Applicant
-) -> PairScores:
-    """The shortlist's scoring before the round cache (the code this benchmark replaced)."""
-    state = services.load_round(session, round_id)
-    record = services.applicant_record(applicant)
-    return matcher.score_pairs(scorer, [record], state.offers, confirmed=state.confirmed)
+def bench_app() -> FastAPI:
+    """The product's app plus the benchmark's progress route."""
+    app = create_app(get_settings())
+
+    @app.get("/bench/warm/{round_id}", include_in_schema=False)
+    def warm(round_id: int, request: Request) -> dict[str, Any]:
+        progress = cache.progress(request.app.state.engine, request.app.state.scorer, round_id)
+        if progress is None:
+            return {"total": 0, "done": 0, "finished": False}
+        return {"total": progress.total, "done": progress.done, "finished": progress.finished}
+
+    return app
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--uncached", action="store_true")
     parser.add_argument("--blas-threads", type=int, default=None)
+    parser.add_argument("--no-warm", action="store_true", help="no background heads")
     args = parser.parse_args()
+    cache.WARM_IN_BACKGROUND = not args.no_warm
     if args.blas_threads is not None:
         threadpool_limits(args.blas_threads, user_api="blas")
-    if args.uncached:
-        # Fail loudly if the hook moved: "before" would otherwise silently measure "after".
-        assert callable(getattr(shortlists, "_applicant_scores", None))
-        shortlists._applicant_scores = uncached_applicant_scores  # the path before the cache
     uvicorn.run(
-        create_app(get_settings()),
-        host="127.0.0.1",
-        port=args.port,
-        log_level="warning",
-        access_log=False,
+        bench_app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False
     )
 
 

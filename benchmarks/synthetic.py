@@ -54,3 +54,32 @@ def synthetic_offers(templates: list[Offer], count: int, *, seed: int = 0) -> li
             )
         )
     return offers
+
+
+def synthetic_applicants(
+    templates: list[Applicant], count: int, *, seed: int = 0
+) -> list[Applicant]:
+    """``count`` applicants reusing the texts of ``templates`` with varied ids, cities, dates.
+
+    As :func:`synthetic_offers`: texts repeat (embedding them is cheap), every applicant is its
+    own row and its own shortlist.
+    """
+    rng = np.random.default_rng(seed)
+    applicants = []
+    for k in range(count):
+        template = templates[k % len(templates)]
+        start = SEASON_START + timedelta(days=int(rng.integers(0, 120)))
+        weeks = int(rng.integers(1, 5))
+        cities = [CITIES[int(c)] for c in rng.choice(len(CITIES), int(rng.integers(0, 4)), False)]
+        applicants.append(
+            template.model_copy(
+                update={
+                    "id": f"B-{k:05d}",
+                    "preferred_cities": cities,
+                    "available_from": start,
+                    "available_until": start + timedelta(days=7 * weeks + int(rng.integers(0, 90))),
+                    "weeks_wanted": weeks,
+                }
+            )
+        )
+    return applicants

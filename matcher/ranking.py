@@ -61,7 +61,7 @@ def rank_applicant(
     by topic fit alone and marked feasible or not (the view used for evaluation).
     """
     values = scores.topic.fit[i] if topic_only else scores.score[i]
-    order = _best_first(values, scores.feasibility.feasible[i] if not topic_only else None)
+    order = best_first(values, scores.feasibility.feasible[i] if not topic_only else None)
     chosen = order[: max(0, top_k)]
     return Ranking(
         applicant_id=scores.applicants[i].id,
@@ -79,7 +79,7 @@ def rank(scores: PairScores, *, top_k: int = 5, topic_only: bool = False) -> lis
 
 def rank_candidates(scores: PairScores, j: int, *, top_k: int = 5) -> CandidateRanking:
     """Best ``top_k`` feasible applicants for offer j."""
-    order = _best_first(scores.score[:, j], scores.feasibility.feasible[:, j])
+    order = best_first(scores.score[:, j], scores.feasibility.feasible[:, j])
     return CandidateRanking(
         offer_id=scores.offers[j].id,
         candidates=tuple(
@@ -88,7 +88,7 @@ def rank_candidates(scores: PairScores, j: int, *, top_k: int = 5) -> CandidateR
     )
 
 
-def _best_first(values: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+def best_first(values: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
     """Indices by descending value (ties: input order), restricted to ``allowed``."""
     order = np.argsort(-values, kind="stable")
     return order if allowed is None else order[allowed[order]]

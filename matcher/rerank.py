@@ -7,6 +7,11 @@ habits like "placements in city X keep being rejected" can be learned). The mode
 standardised L2 logistic regression: its output is a probability fitted by log-loss
 (calibrated by construction), and ``coefficient x standardised value`` says which features
 moved a pair. It is stored as JSON (no pickle), versioned by a hash of its parameters.
+
+:func:`pair_features` states the features of one pair (learning and explanations use it);
+:func:`feature_matrix` computes the same numbers for every pair at once with numpy and a sparse
+stem matrix (no Python loop per pair; a test pins them equal), from an :class:`OfferSide` that
+a caller scoring many applicants against the same offers builds once.
 """
 
 from __future__ import annotations
@@ -14,19 +19,27 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import Any, Self
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 
-from matcher.constraints import best_working_language, date_overlap, level_rank, required_days
+from matcher.constraints import (
+    OfferConstraints,
+    best_working_language,
+    date_overlap,
+    level_rank,
+    offer_constraints,
+    required_days,
+)
 from matcher.records import Applicant, Offer
-from matcher.scoring import PairScores, preference_rank
+from matcher.scoring import CityIndex, PairScores, city_index, per_city, preference_rank
 from matcher.text import applicant_text, offer_text
 
 #: Decisions of each kind needed before the re-ranker is used; below it the base ranking stands.
@@ -148,11 +161,16 @@ class DecisionReranker(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def decision_function(self, X: Sequence[dict[str, float]]) -> np.ndarray:  # noqa: N803
         """Log-odds of confirmation per row."""
         self._check_fitted()
-        standardised = (self._matrix(X) - self.mean_) / self.scale_
+        return self.log_odds(self._matrix(X))
+
+    def log_odds(self, matrix: np.ndarray) -> np.ndarray:
+        """Log-odds per row of a (rows, features) matrix in ``feature_names_`` order."""
+        self._check_fitted()
+        standardised = (matrix - self.mean_) / self.scale_
         return np.asarray(standardised @ self.coef_ + self.intercept_, dtype=np.float64)
 
     def predict_proba(self, X: Sequence[dict[str, float]]) -> np.ndarray:  # noqa: N803
-        positive = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        positive = _sigmoid(self.decision_function(X))
         return np.column_stack([1.0 - positive, positive])
 
     def predict(self, X: Sequence[dict[str, float]]) -> np.ndarray:  # noqa: N803
@@ -206,15 +224,166 @@ def enough_decisions(labels: Sequence[int], minimum: int = MIN_DECISIONS_PER_CLA
     return positives >= minimum and len(labels) - positives >= minimum
 
 
-def rerank_matrix(scores: PairScores, model: DecisionReranker) -> np.ndarray:
-    """(n, m) probability of confirmation for every pair, from the fitted model."""
-    rows = [
-        pair_features(scores, i, j)
-        for i in range(len(scores.applicants))
-        for j in range(len(scores.offers))
+def _sigmoid(log_odds: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-log_odds)), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class OfferSide:
+    """The offers' half of every feature, entry j for offer j; depends on the offers alone."""
+
+    stems: sparse.csr_matrix  # (m, vocabulary) 1 where offer j's text has the stem
+    stem_counts: np.ndarray  # (m,) distinct content stems per offer
+    vocabulary: dict[str, int]  # stem → column of ``stems``
+    in_german: np.ndarray  # (m,) 1.0 for offers written in German
+    cities: tuple[str, ...]  # casefolded city of each offer
+    constraints: OfferConstraints
+
+    @cached_property
+    def city_index(self) -> CityIndex:
+        return city_index(self.cities)
+
+
+def offer_side(offers: Sequence[Offer], constraints: OfferConstraints | None = None) -> OfferSide:
+    """Stems, language and city of every offer (one pass over their texts)."""
+    vocabulary: dict[str, int] = {}
+    per_offer = [
+        [vocabulary.setdefault(stem, len(vocabulary)) for stem in content_stems(offer_text(o))]
+        for o in offers
     ]
-    probability = model.predict_proba(rows)[:, 1] if rows else np.zeros(0)
-    return probability.reshape(len(scores.applicants), len(scores.offers))
+    counts = np.array([len(columns) for columns in per_offer], dtype=np.int64)
+    stems = sparse.csr_matrix(
+        (
+            np.ones(int(counts.sum()), dtype=np.int64),
+            np.array([c for columns in per_offer for c in columns], dtype=np.int64),
+            np.concatenate([[0], np.cumsum(counts)]),
+        ),
+        shape=(len(offers), len(vocabulary)),
+    )
+    return OfferSide(
+        stems=stems,
+        stem_counts=counts,
+        vocabulary=vocabulary,
+        in_german=np.array([1.0 if o.language == "de" else 0.0 for o in offers]),
+        cities=tuple(o.city.casefold() for o in offers),
+        constraints=constraints if constraints is not None else offer_constraints(offers),
+    )
+
+
+def feature_matrix(
+    scores: PairScores, names: Sequence[str], side: OfferSide | None = None
+) -> np.ndarray:
+    """(n * m, len(names)) features of every pair, row i * m + j for (applicant i, offer j).
+
+    The numbers of :func:`pair_features` (a name it does not give is 0), computed per column
+    with numpy: ``side`` is ``offer_side(scores.offers)``, built here when not given.
+    """
+    side = side if side is not None else offer_side(scores.offers)
+    n, m = len(scores.applicants), len(scores.offers)
+    topic = scores.topic
+    columns: dict[str, Callable[[], np.ndarray]] = {
+        "topic_whole": lambda: topic.whole - topic.baseline_whole[None, :],
+        "topic_sentences": lambda: topic.sentences - topic.baseline_sentences[None, :],
+        "lexical_overlap": lambda: _lexical_overlap(scores.applicants, side),
+        "language_margin": lambda: _language_margin(scores.applicants, side.constraints),
+        "date_slack_weeks": lambda: _date_slack_weeks(scores.applicants, side.constraints),
+        "preference": lambda: per_city(scores.applicants, side.city_index, _preference),
+        "offer_in_german": lambda: np.broadcast_to(side.in_german, (n, m)),
+    }
+    matrix = np.zeros((n, m, len(names)), dtype=np.float64)
+    for k, name in enumerate(names):
+        if name in columns:
+            matrix[:, :, k] = columns[name]()
+        elif name.startswith(CITY_PREFIX):
+            city = name.removeprefix(CITY_PREFIX)
+            matrix[:, :, k] = np.array([c == city for c in side.cities], dtype=np.float64)
+    return matrix.reshape(n * m, len(names))
+
+
+def _lexical_overlap(applicants: Sequence[Applicant], side: OfferSide) -> np.ndarray:
+    """(n, m) Jaccard overlap of content stems, as :func:`lexical_overlap` per pair."""
+    stem_sets = [content_stems(applicant_text(a)) for a in applicants]
+    known = [[side.vocabulary[s] for s in stems if s in side.vocabulary] for stems in stem_sets]
+    rows = sparse.csr_matrix(
+        (
+            np.ones(sum(map(len, known)), dtype=np.int64),
+            np.array([c for columns in known for c in columns], dtype=np.int64),
+            np.concatenate([[0], np.cumsum([len(columns) for columns in known])]),
+        ),
+        shape=(len(applicants), len(side.vocabulary)),
+    )
+    shared = np.asarray((rows @ side.stems.T).toarray(), dtype=np.int64)
+    sizes = np.array([len(stems) for stems in stem_sets], dtype=np.int64)
+    union = sizes[:, None] + side.stem_counts[None, :] - shared
+    overlap = np.zeros(shared.shape, dtype=np.float64)
+    np.divide(shared, union, out=overlap, where=union > 0)
+    return overlap
+
+
+def _language_margin(applicants: Sequence[Applicant], side: OfferConstraints) -> np.ndarray:
+    """(n, m) best spoken working-language level minus the required one; -6 if none is spoken."""
+    best = np.zeros((len(applicants), len(side.needed)), dtype=np.int64)
+    for k, code in enumerate(side.codes):
+        spoken = np.array(
+            [level_rank(a.languages[code]) if code in a.languages else 0 for a in applicants],
+            dtype=np.int64,
+        )
+        best = np.maximum(best, spoken[:, None] * side.offered[None, :, k])
+    return np.where(best > 0, best - side.needed[None, :].astype(np.int64), -6).astype(np.float64)
+
+
+def _date_slack_weeks(applicants: Sequence[Applicant], side: OfferConstraints) -> np.ndarray:
+    """(n, m) shared days minus the days needed, in weeks, clipped to [-10, 20]."""
+    a_from = np.array([a.available_from.toordinal() for a in applicants], dtype=np.int64)
+    a_until = np.array([a.available_until.toordinal() for a in applicants], dtype=np.int64)
+    needed = np.array([required_days(a.weeks_wanted) for a in applicants], dtype=np.int64)
+    days = (
+        np.minimum(a_until[:, None], side.available_until[None, :])
+        - np.maximum(a_from[:, None], side.available_from[None, :])
+        + 1
+    )
+    return np.asarray(np.clip((days - needed[:, None]) / 7.0, -10.0, 20.0), dtype=np.float64)
+
+
+def _preference(applicant: Applicant, city: str) -> float:
+    rank = preference_rank(applicant, city)
+    return (3.0 - rank) / 3.0 if rank is not None and rank < 3 else 0.0
+
+
+#: Feature-matrix cells per block when re-ranking a whole round (bounds memory, ~64 MB).
+_BLOCK_CELLS = 8_000_000
+
+
+def rerank_matrix(
+    scores: PairScores, model: DecisionReranker, side: OfferSide | None = None
+) -> np.ndarray:
+    """(n, m) probability of confirmation for every pair, from the fitted model.
+
+    Applicants are scored in blocks so the feature matrix stays small for whole rounds.
+    """
+    n, m = len(scores.applicants), len(scores.offers)
+    side = side if side is not None else offer_side(scores.offers)
+    result = np.zeros((n, m), dtype=np.float64)
+    block = max(1, _BLOCK_CELLS // max(1, m * len(model.feature_names_)))
+    for first in range(0, n, block):
+        rows = range(first, min(n, first + block))
+        matrix = feature_matrix(_applicants(scores, rows), model.feature_names_, side)
+        result[rows.start : rows.stop] = _sigmoid(model.log_odds(matrix)).reshape(-1, m)
+    return result
+
+
+def _applicants(scores: PairScores, rows: range) -> PairScores:
+    """``scores`` cut to the applicants ``rows`` (topic views and applicants; all: itself)."""
+    if rows.start == 0 and rows.stop == len(scores.applicants):
+        return scores
+    cut = slice(rows.start, rows.stop)
+    topic = scores.topic
+    views = {
+        f.name: value[cut]
+        for f in fields(topic)
+        if isinstance(value := getattr(topic, f.name), np.ndarray) and value.ndim == 2
+    }
+    return replace(scores, applicants=scores.applicants[cut], topic=replace(topic, **views))
 
 
 @dataclass(frozen=True)
@@ -226,15 +395,20 @@ class RerankedScores(PairScores):
     """
 
     model: DecisionReranker
+    offer_side: OfferSide | None = None  # ``offer_side(offers)`` when the caller has it
 
     @cached_property
     def score(self) -> np.ndarray:
-        return rerank_matrix(self, self.model)
+        return rerank_matrix(self, self.model, self.offer_side)
 
 
-def with_reranker(scores: PairScores, model: DecisionReranker) -> RerankedScores:
-    """The same pairs, scored by ``model``."""
-    return RerankedScores(**{f.name: getattr(scores, f.name) for f in fields(scores)}, model=model)
+def with_reranker(
+    scores: PairScores, model: DecisionReranker, side: OfferSide | None = None
+) -> RerankedScores:
+    """The same pairs, scored by ``model`` (``side``: the offers' features, if built already)."""
+    return RerankedScores(
+        **{f.name: getattr(scores, f.name) for f in fields(scores)}, model=model, offer_side=side
+    )
 
 
 def explain_rerank(scores: PairScores, model: DecisionReranker, i: int, j: int) -> str:

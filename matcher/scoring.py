@@ -13,13 +13,17 @@ topic fit is more than 0.03 better always ranks above, whatever the preferences.
 A caller that scores many applicants, one at a time, against the same offers (a shortlist per
 request) calls :func:`prepare_offers` once and :func:`score_prepared` per applicant: the same
 numbers as :func:`score_pairs` without re-embedding and re-calibrating every offer each time.
+:func:`take_offers` cuts a few offers' columns out of prepared offers and pair scores: every
+per-pair quantity (topic fit, bonus, feasibility, explanation) is elementwise, so a column keeps
+its bits when cut out (``matcher.toplist`` builds exact shortlists on it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 
@@ -38,6 +42,8 @@ from matcher.topic import (
     embed_applicants,
     embed_offers,
 )
+
+T = TypeVar("T")
 
 PREFERENCE_BONUS: tuple[float, ...] = (0.03, 0.02, 0.01)
 #: Largest bonus: a topic-fit gap above this is never overturned by preferences.
@@ -58,6 +64,34 @@ def preference_bonus(applicant: Applicant, city: str) -> float:
     return PREFERENCE_BONUS[rank] if rank is not None and rank < len(PREFERENCE_BONUS) else 0.0
 
 
+@dataclass(frozen=True)
+class CityIndex:
+    """Which distinct city each offer is in: ``cities[column[j]]`` is offer j's city."""
+
+    cities: tuple[str, ...]
+    column: np.ndarray  # (m,) intp
+
+
+def city_index(cities: Sequence[str]) -> CityIndex:
+    """The distinct cities of the offers, in first-seen order, and each offer's one."""
+    seen: dict[str, int] = {}
+    column = np.array([seen.setdefault(c, len(seen)) for c in cities], dtype=np.intp)
+    return CityIndex(tuple(seen), column)
+
+
+def per_city(
+    applicants: Sequence[Applicant], index: CityIndex, value: Callable[[Applicant, str], float]
+) -> np.ndarray:
+    """(n, m) ``value(applicant i, city of offer j)``, computed once per distinct city.
+
+    Offers share few cities: one value per (applicant, city), spread to the offers' columns.
+    """
+    values = np.array(
+        [[value(a, city) for city in index.cities] for a in applicants], dtype=np.float64
+    ).reshape(len(applicants), len(index.cities))
+    return values[:, index.column]
+
+
 def to_score(fit_with_bonus: np.ndarray) -> np.ndarray:
     """Map calibrated fit (cosine units) to the (0, 1) score coordinators see."""
     return 1.0 / (1.0 + np.exp(-fit_with_bonus / SCORE_TEMPERATURE))
@@ -74,21 +108,14 @@ class PairScores:
     topic: TopicFit
     feasibility: Feasibility
     confirmed: Mapping[str, str]
+    #: ``city_index`` of the offers' cities when the caller has it (prepared offers do).
+    cities: CityIndex | None = field(default=None, kw_only=True)
 
     @cached_property
     def bonus(self) -> np.ndarray:
         """(n, m) city preference bonus."""
-        # Offers share few cities: one bonus per (applicant, distinct city), spread to columns.
-        city_column: dict[str, int] = {}
-        column_city = np.array(
-            [city_column.setdefault(o.city, len(city_column)) for o in self.offers],
-            dtype=np.intp,
-        )
-        per_city = np.array(
-            [[preference_bonus(a, city) for city in city_column] for a in self.applicants],
-            dtype=np.float64,
-        ).reshape(len(self.applicants), len(city_column))
-        return per_city[:, column_city]
+        cities = self.cities or city_index([o.city for o in self.offers])
+        return per_city(self.applicants, cities, preference_bonus)
 
     @cached_property
     def score(self) -> np.ndarray:
@@ -128,6 +155,20 @@ class PreparedOffers:
         """Offer id → column."""
         return {offer_id: j for j, offer_id in enumerate(ids_of(self.offers))}
 
+    @cached_property
+    def cities(self) -> CityIndex:
+        """The offers' cities (``PairScores.bonus`` spreads one bonus per city with it)."""
+        return city_index([o.city for o in self.offers])
+
+    def take(self, columns: np.ndarray) -> PreparedOffers:
+        """The offers ``columns`` (in that order), as ``prepare_offers`` would prepare them."""
+        return PreparedOffers(
+            offers=[self.offers[int(j)] for j in columns],
+            texts=_take_texts(self.texts, columns),
+            baselines=take_columns(self.baselines, columns),
+            constraints=take_columns(self.constraints, columns),
+        )
+
 
 def prepare_offers(
     scorer: TopicScorer, offers: Sequence[Offer], *, show_progress: bool = False
@@ -156,6 +197,48 @@ def _column_major(rows: np.ndarray, block: int = 256) -> np.ndarray:
     for start in range(0, rows.shape[0], block):
         columns[:, start : start + block] = rows[start : start + block].T
     return columns.T
+
+
+def take_columns(value: T, columns: np.ndarray, *, pairs: bool = False) -> T:
+    """A dataclass of per-offer arrays cut to the offers ``columns`` (in that order).
+
+    Arrays are cut along their first axis (``(m,)``, ``(m, …)``); with ``pairs`` 2-d arrays are
+    ``(n, m)`` pair arrays, cut along the second. Other fields stay as they are. Generic over the
+    fields, so a view added to ``TopicFit`` or ``Baselines`` is cut as well.
+    """
+    cut = {}
+    for f in fields(value):  # type: ignore[arg-type]
+        array = getattr(value, f.name)
+        if isinstance(array, np.ndarray) and array.ndim >= 1:
+            cut[f.name] = array[:, columns] if pairs and array.ndim == 2 else array[columns]
+    return replace(value, **cut)  # type: ignore[type-var]
+
+
+def _column_major_layout(array: np.ndarray) -> bool:
+    return bool(array.ndim == 2 and array.flags.f_contiguous and not array.flags.c_contiguous)
+
+
+def _take_texts(texts: EmbeddedTexts, columns: np.ndarray) -> EmbeddedTexts:
+    """Documents ``columns`` of ``texts``: per-document entries and their sentences' rows."""
+    counts = np.diff(texts.starts)[columns]
+    rows = np.concatenate(
+        [np.arange(texts.starts[j], texts.starts[j + 1]) for j in columns] or [np.zeros(0)]
+    ).astype(np.intp)
+    cut: dict[str, object] = {"starts": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)}
+    for f in fields(texts):
+        value = getattr(texts, f.name)
+        if f.name == "starts":
+            continue
+        if isinstance(value, np.ndarray) and value.shape[0] == len(texts):
+            cut[f.name] = value[columns]
+        elif isinstance(value, np.ndarray) and value.shape[0] == texts.starts[-1]:
+            # Keep the layout (prepare_offers stores sentences column-major): same BLAS path.
+            cut[f.name] = (
+                np.asfortranarray(value[rows]) if _column_major_layout(value) else value[rows]
+            )
+        elif isinstance(value, tuple) and len(value) == len(texts):
+            cut[f.name] = tuple(value[int(j)] for j in columns)
+    return replace(texts, **cut)  # type: ignore[arg-type]
 
 
 def score_pairs(
@@ -200,6 +283,22 @@ def _score(
     prepared: PreparedOffers,
     confirmed: Mapping[str, str] | None,
 ) -> PairScores:
+    topic = scorer.fit(applicant_texts, prepared.texts, prepared.baselines)
+    return assemble(applicants, applicant_texts, prepared, topic, confirmed)
+
+
+def assemble(
+    applicants: Sequence[Applicant],
+    applicant_texts: EmbeddedTexts,
+    prepared: PreparedOffers,
+    topic: TopicFit,
+    confirmed: Mapping[str, str] | None,
+) -> PairScores:
+    """Pair scores from a topic fit computed earlier for these applicants and offers.
+
+    With ``prepared.take(columns)`` and ``take_columns(topic, columns, pairs=True)`` it gives the
+    columns of the full pair scores bit for bit: everything after the topic fit is elementwise.
+    """
     confirmed = dict(confirmed or {})
     per_offer = [0] * len(prepared.offers)
     for offer_id in confirmed.values():
@@ -210,9 +309,10 @@ def _score(
         offers=prepared.offers,
         applicant_texts=applicant_texts,
         offer_texts=prepared.texts,
-        topic=scorer.fit(applicant_texts, prepared.texts, prepared.baselines),
+        topic=topic,
         feasibility=check_feasibility(
             applicants, prepared.offers, per_offer, prepared=prepared.constraints
         ),
         confirmed=confirmed,
+        cities=prepared.cities,
     )

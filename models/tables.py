@@ -138,6 +138,9 @@ class Round(RoundBase, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     #: Coordinators may switch the learned re-ranker off for a round.
     reranker_enabled: bool = True
+    #: Bumped in the same transaction as every change to the round's offers; processes that
+    #: cache scores of the round (``api/cache.py``) compare it on every use.
+    offers_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class RoundPublic(RoundBase):
