@@ -12,7 +12,18 @@ from sentence_transformers import SentenceTransformer
 import matcher
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import accounts, me, placements, ranker, records, rounds, runs, shortlists
+from api.routes import (
+    accounts,
+    audit,
+    me,
+    placements,
+    ranker,
+    records,
+    round_settings,
+    rounds,
+    runs,
+    shortlists,
+)
 from api.runs import RunManager, fail_interrupted_runs
 from api.settings import Settings, get_settings
 from api.web import router as web_router
@@ -60,7 +71,8 @@ def create_app(
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
-    for module in (rounds, records, shortlists, runs, placements, me, accounts, ranker):
+    routers = (rounds, round_settings, records, shortlists, runs, placements, me, accounts, ranker)
+    for module in (*routers, audit):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(web_router)
 

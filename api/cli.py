@@ -380,6 +380,7 @@ def create_user(
                 round_id=round_id,
                 applicant_id=applicant,
                 offer_ids=offers or [],
+                actor="cli",
             )
         except ApiError as error:
             fail(error.detail)

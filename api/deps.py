@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.auth import Principal, authenticate
+from api.auth import Principal, check_token
 from api.errors import Forbidden, NotAuthenticated
 from api.runs import RunManager
 from api.settings import Settings, get_settings
@@ -65,10 +65,7 @@ def get_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("Anmeldung nötig: Authorization: Bearer <Token>.")
-    principal = authenticate(session, credentials.credentials)
-    if principal is None:
-        raise NotAuthenticated("Unbekanntes oder widerrufenes Token.")
-    return principal
+    return check_token(session, credentials.credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

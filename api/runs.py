@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-import matcher
 from api import learning, services
 from api.errors import Conflict
 from matcher import Assignment, Mode, TopicScorer
@@ -100,7 +99,7 @@ class RunManager:
         self._stage(session, run, RunStatus.RUNNING, "Texte einbetten und bewerten", 0.15)
         scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
         self._stage(session, run, RunStatus.RUNNING, "Zuordnung berechnen", 0.7)
-        assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
+        assignment = services.assign_round(self.scorer, round_, state, scores, mode=mode)
         self._stage(session, run, RunStatus.RUNNING, "Vorschläge speichern", 0.9)
         with self.write_lock:
             round_ = services.require_round(session, run.round_id)
@@ -110,7 +109,7 @@ class RunManager:
             if fresh != state:  # decisions or records changed while this run was computing
                 state = fresh
                 scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
-                assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
+                assignment = services.assign_round(self.scorer, round_, state, scores, mode=mode)
             self._check_cancel(session, run)
             ids = services.store_proposals(session, run.round_id, state, assignment, run_id=run.id)
             run.result = _result(assignment, ids, scores.feasibility.free_places.sum())

@@ -86,7 +86,8 @@ def main() -> int:
     fit, grades = dev_fit_and_grades(matcher.load_model())
     thresholds = fit_thresholds(fit, grades, model_id(matcher.DEFAULT_MODEL))
     OUTPUT.write_text(thresholds_json(thresholds, "../shared/benchmark/dev") + "\n", "utf-8")
-    print(f"{OUTPUT.relative_to(REPO)}: gut ≥ {thresholds.gut:.4f}, sehr gut ≥ {thresholds.sehr_gut:.4f}")
+    where = OUTPUT.relative_to(REPO)
+    print(f"{where}: gut ≥ {thresholds.gut:.4f}, sehr gut ≥ {thresholds.sehr_gut:.4f}")
     return 0
 
 

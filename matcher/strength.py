@@ -92,7 +92,7 @@ def fit_thresholds(fit: np.ndarray, grades: np.ndarray, model_id: str) -> Streng
 
 
 def thresholds_json(thresholds: StrengthThresholds, fitted_on: str) -> str:
-    """The resource file's text: thresholds, the model they belong to and the data they came from."""
+    """The resource file's text: thresholds, their model and the data they were fitted on."""
     return json.dumps(
         {
             "model_id": thresholds.model_id,

@@ -5,7 +5,7 @@ Field descriptions and examples feed the OpenAPI docs at ``/docs``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,8 @@ from models.tables import MentorDecision, PlacementStatus, Role, RoundStatus, Ru
 #: Row ids as SQLite stores them (signed 64 bit); larger numbers are input errors, not crashes.
 MAX_ROW_ID = 2**63 - 1
 RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+#: Match strength labels, strongest first (``matcher.strength.Strength`` values).
+StrengthLabel = Literal["sehr gut", "gut", "schwach"]
 
 
 class RoundSummary(BaseModel):
@@ -29,6 +31,26 @@ class RoundSummary(BaseModel):
     places: int = Field(description="sum of the offers' capacities")
     placed: int = Field(description="applicants with a confirmed placement")
     proposed: int = Field(description="open proposals awaiting a decision")
+    min_strength: StrengthLabel | None = Field(
+        default=None, description="weakest match strength a batch run proposes; null: any"
+    )
+    closes_on: date | None = Field(default=None, description="planned closing day")
+
+
+class RoundSettings(BaseModel):
+    """Round settings a coordinator may change; fields left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"min_strength": "gut", "closes_on": "2027-06-30"}]},
+    )
+
+    min_strength: StrengthLabel | None = Field(
+        default=None, description="`sehr gut`, `gut` (default) or `schwach`; null: no minimum"
+    )
+    closes_on: date | None = Field(
+        default=None, description="planned closing day; tokens of the round expire after it"
+    )
 
 
 class RoundStatusUpdate(BaseModel):
@@ -69,6 +91,7 @@ class SuggestionPublic(BaseModel):
     parts: ScoreParts
     applicant_sentence: str
     offer_sentence: str
+    strength: StrengthLabel = Field(description="calibrated label of the topic fit")
     rerank_explanation: str | None = Field(
         default=None, description="features the learned re-ranker weighed most (German)"
     )
@@ -86,6 +109,7 @@ class CandidatePublic(BaseModel):
     home_organisation: str
     score: float
     explanation: str
+    strength: StrengthLabel | None = Field(default=None, description="label of the topic fit")
 
 
 class CandidateListPublic(BaseModel):
@@ -160,14 +184,17 @@ class PlacementView(BaseModel):
 
 
 class AuditEntryPublic(BaseModel):
+    """One audit entry with public ids (``A-001``, ``H-013``); „gelöscht“ for erased rows."""
+
     id: int
-    actor: str
-    action: str
-    placement_id: int | None
-    applicant_id: int | None
-    offer_id: int | None
-    reason: str | None
     created_at: datetime
+    actor: str = Field(description="`role:account`, e.g. `coordinator:1`; `system` for the server")
+    action: str = Field(description="kind of change, e.g. `confirm`, `round_status`")
+    applicant_id: str | None
+    offer_id: str | None
+    placement_id: int | None
+    reason: str | None
+    detail: str | None = Field(description="what changed beyond the ids")
 
 
 class AccountCreate(BaseModel):
@@ -212,6 +239,22 @@ class RankerSwitch(BaseModel):
     enabled: bool
 
 
+class TokenPublic(BaseModel):
+    """A token as coordinators list it: never the secret, never its hash."""
+
+    id: int
+    label: str
+    role: Role
+    round_id: int | None = Field(description="round of the applicant or offers bound")
+    applicant_id: str | None
+    offer_ids: list[str]
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="to the minute")
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    state: Literal["aktiv", "abgelaufen", "widerrufen"]
+
+
 class AccountPublic(BaseModel):
     """Who a token belongs to: enough for a page to show the right view."""
 
@@ -224,19 +267,24 @@ class AccountPublic(BaseModel):
 
 
 class MySuggestion(BaseModel):
-    """What an applicant sees of a suggested host: no scores, nobody else."""
+    """What an applicant sees of a suggested host: a label and words, no numbers, nobody else."""
 
     offer_id: str
     title: str
     organisation: str
     city: str
     mentor_name: str | None
-    explanation: str
+    strength: StrengthLabel = Field(description="how well the host fits by topic")
+    explanation: str = Field(description="why, in words; no similarity figures")
     status: str = Field(description="vorgeschlagen / bestätigt / abgelehnt / Vorschlag")
 
 
 class MentorGuest(BaseModel):
-    """A guest proposed or confirmed for one of the mentor's offers."""
+    """A guest proposed or confirmed for one of the mentor's offers.
+
+    The guest's own data (dates, position, motivation); never the coordinators' score, reasons
+    or who decided when.
+    """
 
     placement_id: int
     offer_id: str
@@ -244,8 +292,11 @@ class MentorGuest(BaseModel):
     name: str | None
     position: str
     home_organisation: str
-    motivation: str
+    available_from: date
+    available_until: date
     weeks_wanted: int
+    motivation_summary: str = Field(description="the motivation's first sentences")
+    motivation: str
     status: PlacementStatus
     mentor_decision: MentorDecision | None
 

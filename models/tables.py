@@ -116,6 +116,12 @@ class Round(RoundBase, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     #: Coordinators may switch the learned re-ranker off for a round.
     reranker_enabled: bool = True
+    #: Weakest match strength a batch run proposes („sehr gut“, „gut“, „schwach“); NULL: any.
+    min_strength: str | None = Field(
+        default="gut", max_length=20, sa_column_kwargs={"server_default": "gut"}
+    )
+    #: Planned closing day; tokens bound to the round expire 90 days (a setting) after it.
+    closes_on: date | None = None
 
 
 class RoundPublic(RoundBase):
@@ -276,6 +282,11 @@ class Account(SQLModel, table=True):
         default=None, foreign_key="applicant.id", ondelete="CASCADE", index=True
     )
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    #: Tokens stop working at ``expires_at`` (NULL: never, for accounts from before expiry).
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    #: Updated at most once a minute, so reading requests seldom write.
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class MentorOffer(SQLModel, table=True):
@@ -329,9 +340,12 @@ class RankerModel(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """One decision: who, when, what, why. Holds ids only, never names or texts.
+    """One state change: who, when, what, why. Holds ids only, never names or texts.
 
-    The ids are plain columns, not foreign keys, so entries outlive a deleted applicant.
+    The ids are plain columns, not foreign keys, so entries outlive a deleted applicant; the
+    public ids (``applicant_ref`` "A-001", ``offer_ref`` "H-013") are kept beside the row ids
+    because a deleted row can no longer tell its public id. Entries written before these
+    columns existed have NULL there and are resolved through the row ids when read.
     """
 
     __table_args__ = NEVER_REUSE_IDS
@@ -345,6 +359,10 @@ class AuditEntry(SQLModel, table=True):
     offer_id: int | None = None
     reason: str | None = None
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    applicant_ref: str | None = Field(default=None, max_length=500, index=True)
+    offer_ref: str | None = Field(default=None, max_length=500, index=True)
+    #: What changed beyond the ids, e.g. "open → matching" or "Zugang 7 (mentor)".
+    detail: str | None = Field(default=None, max_length=500)
 
 
 # --- embeddings -------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from fastapi import APIRouter, status
 import matcher
 from api import privacy, services
 from api.deps import CoordinatorDep, IdPath, ScorerDep, SessionDep, WriteLockDep
-from api.errors import Conflict
 from models import crud
 
 router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Angebote und Bewerbungen"])
@@ -29,11 +28,13 @@ def add_offer(
     offer: matcher.Offer,
     session: SessionDep,
     lock: WriteLockDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
 ) -> matcher.Offer:
     services.require_round(session, round_id, writable=True)
     with lock:
-        services.import_records(session, round_id, offers=[offer], applicants=[])
+        services.import_records(
+            session, round_id, offers=[offer], applicants=[], actor=principal.actor
+        )
         session.commit()
     return offer
 
@@ -52,28 +53,28 @@ def replace_offer(
     offer: matcher.Offer,
     session: SessionDep,
     lock: WriteLockDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
 ) -> matcher.Offer:
     """Replace every field; the ``id`` in the body must be the one in the path."""
     services.require_round(session, round_id, writable=True)
     with lock:
-        services.replace_record(session, round_id, offer_id, offer)
+        services.replace_record(session, round_id, offer_id, offer, actor=principal.actor)
         session.commit()
     return offer
 
 
 @router.delete("/offers/{offer_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_offer(
-    round_id: IdPath, offer_id: str, session: SessionDep, lock: WriteLockDep, _: CoordinatorDep
+    round_id: IdPath,
+    offer_id: str,
+    session: SessionDep,
+    lock: WriteLockDep,
+    principal: CoordinatorDep,
 ) -> None:
     """Delete an offer without confirmed placements (its proposals go with it)."""
     services.require_round(session, round_id, writable=True)
     with lock:
-        row = services.require_offer(session, round_id, offer_id)
-        confirmed = crud.count_confirmed(session=session, offer_id=services.row_id(row.id))
-        if confirmed:
-            raise Conflict(f"Angebot {offer_id} hat {confirmed} bestätigte Platzierung(en).")
-        session.delete(row)
+        services.delete_offer(session, round_id, offer_id, actor=principal.actor)
         session.commit()
 
 
@@ -94,11 +95,13 @@ def add_applicant(
     applicant: matcher.Applicant,
     session: SessionDep,
     lock: WriteLockDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
 ) -> matcher.Applicant:
     services.require_round(session, round_id, writable=True)
     with lock:
-        services.import_records(session, round_id, offers=[], applicants=[applicant])
+        services.import_records(
+            session, round_id, offers=[], applicants=[applicant], actor=principal.actor
+        )
         session.commit()
     return applicant
 
@@ -118,7 +121,7 @@ def replace_applicant(
     session: SessionDep,
     scorer: ScorerDep,
     lock: WriteLockDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
 ) -> matcher.Applicant:
     """Replace every field; the ``id`` in the body must be the one in the path.
 
@@ -129,7 +132,7 @@ def replace_applicant(
         row = services.require_applicant(session, round_id, applicant_id)
         services.require_same_id(applicant.id, applicant_id)
         privacy.forget_embeddings(session, scorer, row)
-        services.replace_record(session, round_id, applicant_id, applicant)
+        services.replace_record(session, round_id, applicant_id, applicant, actor=principal.actor)
         session.commit()
     return applicant
 

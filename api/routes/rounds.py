@@ -14,7 +14,6 @@ from api.deps import CoordinatorDep, IdPath, SessionDep, WriteLockDep
 from api.errors import Unprocessable
 from models import crud
 from models.schemas import (
-    AuditEntryPublic,
     ImportBody,
     ImportResult,
     RoundStatusUpdate,
@@ -134,13 +133,3 @@ def export_csv(round_id: IdPath, session: SessionDep, _: CoordinatorDep) -> Resp
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="runde-{round_id}.csv"'},
     )
-
-
-@router.get("/{round_id}/audit")
-def audit_log(round_id: IdPath, session: SessionDep, _: CoordinatorDep) -> list[AuditEntryPublic]:
-    """Every decision of the round: who, when, what, why."""
-    services.require_round(session, round_id)
-    return [
-        AuditEntryPublic.model_validate(entry, from_attributes=True)
-        for entry in crud.list_audit(session=session, round_id=round_id)
-    ]
