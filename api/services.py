@@ -310,9 +310,13 @@ def import_records(
     *,
     offers: Sequence[Offer],
     applicants: Sequence[Applicant],
-    actor: str = "system",
+    actor: str | None = None,
 ) -> None:
-    """Add validated records to a round; ids already in the round are input errors (422)."""
+    """Add validated records to a round; ids already in the round are input errors (422).
+
+    With an ``actor`` each added record is audited (single additions through the API); bulk
+    imports are not, record by record.
+    """
     taken_offers = {o.external_id for o in crud.list_offers(session=session, round_id=round_id)}
     taken_applicants = {
         a.external_id for a in crud.list_applicants(session=session, round_id=round_id)
@@ -334,17 +338,9 @@ def import_records(
     applicant_rows = crud.add_applicants(
         session=session, round_id=round_id, applicants=[applicant_row(a) for a in applicants]
     )
-    added: list[tables.Offer | tables.Applicant] = [*offer_rows, *applicant_rows]
-    if len(added) == 1:
-        record_change(session, added[0], "added", actor=actor)
-    elif added:
-        audit.record(
-            session,
-            actor=actor,
-            action="records_imported",
-            round_id=round_id,
-            detail=f"{len(offer_rows)} Angebote, {len(applicant_rows)} Bewerbungen",
-        )
+    if actor is not None:
+        for row in [*offer_rows, *applicant_rows]:
+            record_change(session, row, "added", actor=actor)
 
 
 def record_change(
@@ -446,7 +442,10 @@ def issue_account(
                 [{"field": "offer_ids", "message": "required for role mentor"}],
             )
         assert round_id is not None
-        offer_row_ids = [row_id(require_offer(session, round_id, o).id) for o in offer_ids]
+        # A repeated offer id binds once (it used to break the binding table's key: a 500).
+        offer_row_ids = [
+            row_id(require_offer(session, round_id, o).id) for o in dict.fromkeys(offer_ids)
+        ]
     token = new_token()
     account = crud.create_account(
         session=session,

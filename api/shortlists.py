@@ -246,4 +246,5 @@ def mentor_guest(session: Session, placement: Placement) -> MentorGuest:
         motivation=applicant.motivation,
         status=placement.status,
         mentor_decision=placement.mentor_decision,
+        mentor_reason=placement.mentor_reason,
     )

@@ -299,6 +299,7 @@ class MentorGuest(BaseModel):
     motivation: str
     status: PlacementStatus
     mentor_decision: MentorDecision | None
+    mentor_reason: str | None = Field(description="the mentor's own reason")
 
 
 class ErrorDetail(BaseModel):
