@@ -291,7 +291,7 @@ def change_round_settings(
     for field, value in named.items():
         old = getattr(round_, field)
         setattr(round_, field, value.value if isinstance(value, Strength) else value)
-        shown.append(f"{field}: {old} → {getattr(round_, field)}")
+        shown.append(f"{field}: {old or 'keiner'} → {getattr(round_, field) or 'keiner'}")
     session.add(round_)
     if shown:
         audit.record(
@@ -338,8 +338,9 @@ def import_records(
     applicant_rows = crud.add_applicants(
         session=session, round_id=round_id, applicants=[applicant_row(a) for a in applicants]
     )
+    added: list[tables.Offer | tables.Applicant] = [*offer_rows, *applicant_rows]
     if actor is not None:
-        for row in [*offer_rows, *applicant_rows]:
+        for row in added:
             record_change(session, row, "added", actor=actor)
 
 
@@ -555,6 +556,9 @@ def _audit_token(session: Session, account: tables.Account, action: str, *, acto
     applicant = (
         session.get(tables.Applicant, account.applicant_id) if account.applicant_id else None
     )
+    offer_rows = crud.mentor_offer_ids(session=session, account_id=row_id(account.id))
+    offers = crud.external_ids(session=session, table=tables.Offer, row_ids=offer_rows)
+    bound = f": {', '.join(sorted(offers.values()))}" if offers else ""
     expiry = f", gültig bis {account.expires_at:%d.%m.%Y}" if account.expires_at else ""
     audit.record(
         session,
@@ -562,7 +566,8 @@ def _audit_token(session: Session, account: tables.Account, action: str, *, acto
         action=action,
         round_id=round_.id if round_ else None,
         applicant=applicant,
-        detail=f"Zugang {account.id} ({account.role.value}){expiry}",
+        offer=session.get(tables.Offer, offer_rows[0]) if len(offer_rows) == 1 else None,
+        detail=f"Zugang {account.id} ({account.role.value}{bound}){expiry}",
     )
 
 

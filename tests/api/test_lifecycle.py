@@ -238,11 +238,14 @@ def test_tokens_list_revoke_reissue_and_expire(api: Api, api_round: int) -> None
     assert kinds == ["token_issued", "token_revoked", "token_reissued", "token_reissued"]
 
 
-def test_unknown_round_setting_is_a_german_422(api: Api, api_round: int) -> None:
-    base = f"/api/rounds/{api_round}"
+def test_rounds_default_to_gut_and_refuse_unknown_labels(api: Api) -> None:
+    round_id = api.ok("POST", "/api/rounds", 201, json={"name": "Neu"})["id"]
+    base = f"/api/rounds/{round_id}"
+    assert api.ok("GET", base)["min_strength"] == "gut"
     response = api.request("PATCH", f"{base}/settings", json={"min_strength": "prima"})
     assert response.status_code == 422
-    assert api.ok("GET", base)["min_strength"] == "gut"  # the default
+    assert response.json()["errors"][0]["field"].endswith("min_strength")
+    assert api.ok("GET", base)["min_strength"] == "gut"
 
 
 # --- minimum strength -----------------------------------------------------------------------
