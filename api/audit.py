@@ -54,7 +54,12 @@ def record(
     reason: str | None = None,
     detail: str | None = None,
 ) -> tables.AuditEntry:
-    """Write one entry in the caller's transaction; ``actor`` is ``Principal.actor``."""
+    """Write one entry in the caller's transaction; ``actor`` is ``Principal.actor``.
+
+    The entry names the applicant and offer by public id only; placement entries
+    (:func:`record_placement`) also keep the row ids, as the GDPR access request finds a
+    person's decisions by them.
+    """
     return crud.add_audit(
         session=session,
         entry=tables.AuditEntry(
@@ -62,8 +67,6 @@ def record(
             actor=actor,
             action=action,
             placement_id=placement_id,
-            applicant_id=applicant.id if applicant else None,
-            offer_id=offer.id if offer else None,
             applicant_ref=applicant.external_id if applicant else None,
             offer_ref=offer.external_id if offer else None,
             reason=reason,
@@ -82,7 +85,7 @@ def record_placement(
     detail: str | None = None,
 ) -> tables.AuditEntry:
     """:func:`record` for a change of one placement, with its applicant's and offer's ids."""
-    return record(
+    entry = record(
         session,
         actor=actor,
         action=action,
@@ -92,6 +95,22 @@ def record_placement(
         placement_id=placement.id,
         reason=reason,
         detail=detail,
+    )
+    entry.applicant_id, entry.offer_id = placement.applicant_id, placement.offer_id
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def keep_public_ids(session: Session, applicant: tables.Applicant) -> int:
+    """Before an applicant's row is deleted: store its public id in entries that lack it.
+
+    Entries written before public ids were stored know the applicant only by row id; without
+    this they would read „gelöscht“ once the row is gone. The count of entries updated.
+    """
+    assert applicant.id is not None
+    return crud.fill_audit_refs(
+        session=session, applicant_id=applicant.id, external_id=applicant.external_id
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import Session, SQLModel, col, delete, func, select
+from sqlmodel import Session, SQLModel, col, delete, func, select, update
 
 from models.tables import (
     Account,
@@ -275,6 +275,18 @@ def list_audit_entries(*, session: Session, round_id: int | None) -> list[AuditE
         else col(AuditEntry.round_id).is_(None)
     )
     return list(session.exec(select(AuditEntry).where(where).order_by(col(AuditEntry.id))).all())
+
+
+def fill_audit_refs(*, session: Session, applicant_id: int, external_id: str) -> int:
+    """Set the public id of an applicant's entries that have only its row id; the count."""
+    result = session.exec(
+        update(AuditEntry)
+        .where(
+            col(AuditEntry.applicant_id) == applicant_id, col(AuditEntry.applicant_ref).is_(None)
+        )
+        .values(applicant_ref=external_id)
+    )
+    return result.rowcount
 
 
 def external_ids(
