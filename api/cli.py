@@ -396,9 +396,10 @@ def list_users() -> None:
     with services.open_session(database()) as session:
         tokens = services.list_tokens(session)
     table = Table(title="Zugänge", title_justify="left")
-    for column in ("id", "Rolle", "Bezeichnung", "Runde", "gebunden an", "zuletzt", "gültig bis"):
+    for column in ("id", "Rolle", "Bezeichnung", "Runde", "gebunden an", "zuletzt"):
         table.add_column(column)
-    table.add_column("Status")
+    table.add_column("gültig bis", no_wrap=True, min_width=10)
+    table.add_column("Status", no_wrap=True, min_width=10)
     for t in tokens:
         bound = t.applicant_id or ", ".join(t.offer_ids)
         last = f"{t.last_used_at:%d.%m.%Y %H:%M}" if t.last_used_at else ""
