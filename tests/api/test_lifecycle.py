@@ -17,6 +17,7 @@ import matcher
 from api import services
 from api.auth import authenticate
 from api.cli import app as cli
+from matcher.rerank import MIN_DECISIONS_PER_CLASS
 from matcher.strength import Strength, load_thresholds
 from models.db import make_engine
 from models.tables import PlacementStatus, Role
@@ -305,3 +306,15 @@ def test_cli_lists_and_revokes_tokens(runner: CliRunner, database_url: str) -> N
         assert authenticate(session, token) is None
     again = runner.invoke(cli, ["users", "revoke", "1"])
     assert again.exit_code != 0 and "bereits widerrufen" in again.output
+
+
+def test_learning_a_ranker_is_audited(
+    api: Api, api_round: int, offers_data: list[Record], applicants_data: list[Record]
+) -> None:
+    pairs = [(a["id"], o["id"]) for a in applicants_data[:12] for o in offers_data[:6]]
+    api.add_placements(api_round, pairs[:MIN_DECISIONS_PER_CLASS], PlacementStatus.CONFIRMED)
+    api.add_placements(api_round, pairs[-MIN_DECISIONS_PER_CLASS:], PlacementStatus.REJECTED)
+    learned = api.ok("POST", f"/api/rounds/{api_round}/ranker/learn", 201)
+    [entry] = api.ok("GET", f"/api/rounds/{api_round}/audit", params={"kind": "ranker_learned"})
+    assert entry["actor"] == api.coordinator_actor
+    assert learned["version"] in entry["detail"]
