@@ -1,15 +1,18 @@
 """The audit log: every state change with public ids, who, when, what and why.
 
 Writing goes through :func:`record` (or :func:`record_placement` for a placement's change), so
-every entry carries the public ids (``A-001``, ``H-013``) next to the row ids. Reading
-(:func:`entries`) resolves entries written before the public ids were stored through the row
-ids; a row deleted since then (an erased applicant) reads as „gelöscht“, never as a row id.
+every entry carries the public ids (``A-001``, ``H-013``); placement entries also keep the row
+ids, by which the GDPR access request finds a person's decisions. Reading (:func:`entries`)
+resolves entries written before public ids were stored through their row ids; an erasure
+first copies the public id into them (:func:`keep_public_ids`), so only rows deleted otherwise
+read „gelöscht“, and never as a row id.
 
 Kinds (``action``) in use: ``confirm``, ``reject``, ``place``, ``mentor_accepted``,
-``mentor_declined``, ``delete_applicant``, ``round_created``, ``round_status``,
-``run_started``, ``run_finished``, ``offer_added``, ``offer_changed``, ``offer_deleted``,
-``applicant_added``, ``applicant_changed``, ``token_issued``, ``token_revoked``,
-``token_reissued``, ``ranker_learned``; the placement lifecycle adds its own.
+``mentor_declined``, ``delete_applicant`` (written by the decision and privacy modules),
+``round_settings``, ``offer_added``, ``offer_changed``, ``offer_deleted``, ``applicant_added``,
+``applicant_changed``, ``token_issued``, ``token_revoked``, ``token_reissued``,
+``ranker_learned``; round status changes, runs and the placement lifecycle add their own
+(e.g. ``round_status`` with ``detail`` "open → matching").
 """
 
 from __future__ import annotations

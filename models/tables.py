@@ -342,10 +342,11 @@ class RankerModel(SQLModel, table=True):
 class AuditEntry(SQLModel, table=True):
     """One state change: who, when, what, why. Holds ids only, never names or texts.
 
-    The ids are plain columns, not foreign keys, so entries outlive a deleted applicant; the
-    public ids (``applicant_ref`` "A-001", ``offer_ref`` "H-013") are kept beside the row ids
-    because a deleted row can no longer tell its public id. Entries written before these
-    columns existed have NULL there and are resolved through the row ids when read.
+    The ids are plain columns, not foreign keys, so entries outlive a deleted applicant. The
+    public ids (``applicant_ref`` "A-001", ``offer_ref`` "H-013") are what the log shows;
+    placement entries also keep the row ids (the GDPR access request finds them by those).
+    Entries written before the public ids existed have NULL there and are read through the
+    row ids.
     """
 
     __table_args__ = NEVER_REUSE_IDS
