@@ -360,8 +360,8 @@ class AuditEntry(SQLModel, table=True):
     offer_id: int | None = None
     reason: str | None = None
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
-    applicant_ref: str | None = Field(default=None, max_length=500, index=True)
-    offer_ref: str | None = Field(default=None, max_length=500, index=True)
+    applicant_ref: str | None = Field(default=None, max_length=500)
+    offer_ref: str | None = Field(default=None, max_length=500)
     #: What changed beyond the ids, e.g. "open → matching" or "Zugang 7 (mentor)".
     detail: str | None = Field(default=None, max_length=500)
 
