@@ -221,6 +221,9 @@ def test_tokens_list_revoke_reissue_and_expire(api: Api, api_round: int) -> None
     assert token not in listing and services.hash_token(token) not in listing
     coordinator = next(t for t in api.ok("GET", "/api/accounts") if t["role"] == "coordinator")
     assert coordinator["round_id"] is None
+    second_id, _ = api.issue(Role.COORDINATOR)
+    roundless = api.ok("GET", "/api/audit", params={"kind": "token_issued"})
+    assert [e["detail"].split(" (")[0] for e in roundless][-1] == f"Zugang {second_id}"
 
     api.ok("POST", f"/api/accounts/{account_id}/revoke")
     refused = api.request("GET", "/api/me/suggestions", headers=bearer(token))
