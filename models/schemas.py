@@ -15,6 +15,8 @@ from models.tables import MentorDecision, PlacementStatus, Role, RoundStatus, Ru
 #: Row ids as SQLite stores them (signed 64 bit); larger numbers are input errors, not crashes.
 MAX_ROW_ID = 2**63 - 1
 RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+#: Latest closing day a round may name: its tokens' expiry (days later) must stay a date.
+LATEST_CLOSING = date(2999, 12, 31)
 #: Match strength labels, strongest first (``matcher.strength.Strength`` values).
 StrengthLabel = Literal["sehr gut", "gut", "schwach"]
 
@@ -49,7 +51,9 @@ class RoundSettings(BaseModel):
         default=None, description="`sehr gut`, `gut` (default) or `schwach`; null: no minimum"
     )
     closes_on: date | None = Field(
-        default=None, description="planned closing day; tokens of the round expire after it"
+        default=None,
+        le=LATEST_CLOSING,
+        description="planned closing day; tokens of the round expire after it",
     )
 
 
