@@ -2,7 +2,8 @@
 
     MatcherError (engine)
     ├── InvalidRecordsError      → 422, one entry per record and field
-    └── ModelLoadError           → 503
+    ├── ModelLoadError           → 503
+    └── StrengthNotCalibratedError → 503  strength thresholds fitted for another model
     ApiError (this package)
     ├── NotAuthenticated         → 401  no or unknown bearer token
     ├── Forbidden                → 403  valid token, wrong role
@@ -27,6 +28,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from matcher import InvalidRecordsError, ModelLoadError
+from matcher.strength import StrengthNotCalibratedError
 from models.schemas import ErrorDetail
 
 logger = logging.getLogger(__name__)
@@ -119,12 +121,17 @@ async def _model_unavailable(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse(_body(f"Das Sprachmodell ist nicht verfügbar: {error}"), 503)
 
 
+async def _strength_uncalibrated(_: Request, error: Exception) -> JSONResponse:
+    return JSONResponse(_body(str(error)), 503)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register one handler per error class."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(InvalidRecordsError, _invalid_records)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ModelLoadError, _model_unavailable)
+    app.add_exception_handler(StrengthNotCalibratedError, _strength_uncalibrated)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
 
