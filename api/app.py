@@ -19,11 +19,13 @@ from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.limits import BodySizeLimit
 from api.routes import (
     accounts,
+    audit,
     me,
     office,
     placements,
     ranker,
     records,
+    round_settings,
     rounds,
     runs,
     shortlists,
@@ -101,7 +103,8 @@ def create_app(
     app.dependency_overrides[get_settings] = lambda: settings
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app, busy_timeout=settings.db_busy_timeout)
-    for module in (rounds, office, records, shortlists, runs, placements, me, accounts, ranker):
+    routers = (rounds, round_settings, office, records, shortlists, runs, placements, me, accounts)
+    for module in (*routers, ranker, audit):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(web_router)
     _add_health(app)

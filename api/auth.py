@@ -1,4 +1,8 @@
-"""Bearer tokens: random, shown once, stored as sha256, compared in constant time."""
+"""Bearer tokens: random, shown once, stored as sha256, compared in constant time.
+
+A token stops working when it is revoked or past its ``expires_at``; either gives 401 with a
+German message that says which (an unknown token says nothing more than that).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,18 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from api.errors import NotAuthenticated
 from models import crud
-from models.tables import Role
+from models.tables import Account, Role, utc_now
 
 #: 32 random bytes: 256 bits, far beyond guessing.
 TOKEN_BYTES = 32
+#: ``last_used_at`` is written at most this often per account, so reads seldom write.
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def new_token() -> str:
@@ -41,11 +49,39 @@ class Principal:
 
 
 def authenticate(session: Session, token: str) -> Principal | None:
-    """The account of a token, or None; the stored hash is compared in constant time."""
+    """The account of a valid token, or None (unknown, revoked or expired)."""
+    try:
+        return check_token(session, token)
+    except NotAuthenticated:
+        return None
+
+
+def check_token(session: Session, token: str, *, now: datetime | None = None) -> Principal:
+    """The caller of a token, or 401 saying whether it is unknown, revoked or expired.
+
+    The stored hash is compared in constant time. Use is recorded in a session of its own,
+    committed at once, so a request that reads only still leaves its trace.
+    """
+    now = now or utc_now()
     presented = hash_token(token)
     account = crud.find_account(session=session, token_hash=presented)
     if account is None or not hmac.compare_digest(account.token_hash, presented):
-        return None
+        raise NotAuthenticated("Unbekanntes Token.")
+    if account.revoked_at is not None:
+        raise NotAuthenticated(f"Dieses Token wurde am {account.revoked_at:%d.%m.%Y} widerrufen.")
+    if account.expires_at is not None and account.expires_at <= now:
+        raise NotAuthenticated(f"Dieses Token ist am {account.expires_at:%d.%m.%Y} abgelaufen.")
     assert account.id is not None
+    if account.last_used_at is None or now - account.last_used_at >= LAST_USED_PRECISION:
+        _record_use(session, account.id, now)
     offers = crud.mentor_offer_ids(session=session, account_id=account.id)
     return Principal(account.id, account.role, account.applicant_id, frozenset(offers))
+
+
+def _record_use(session: Session, account_id: int, now: datetime) -> None:
+    with Session(session.get_bind()) as own:
+        account = own.get(Account, account_id)
+        if account is not None:
+            account.last_used_at = now
+            own.add(account)
+            own.commit()

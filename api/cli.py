@@ -481,7 +481,7 @@ def learn(
         )
 
 
-users = typer.Typer(help="Issue bearer tokens.", no_args_is_help=True)
+users = typer.Typer(help="Issue, list and revoke bearer tokens.", no_args_is_help=True)
 app.add_typer(users, name="users")
 
 
@@ -510,6 +510,7 @@ def create_user(
                 round_id=round_id,
                 applicant_id=applicant,
                 offer_ids=offers or [],
+                actor="cli",
             )
         except ApiError as error:
             fail_api(error)
@@ -519,6 +520,37 @@ def create_user(
     print(token)
 
 
+@users.command("list")
+def list_users() -> None:
+    """Every token: label, role, binding, dates and state (never the secret)."""
+    with services.open_session(database()) as session:
+        tokens = services.list_tokens(session)
+    table = Table(title="Zugänge", title_justify="left")
+    for column in ("id", "Rolle", "Bezeichnung", "Runde", "gebunden an", "zuletzt"):
+        table.add_column(column)
+    table.add_column("gültig bis", no_wrap=True, min_width=10)
+    table.add_column("Status", no_wrap=True, min_width=10)
+    for t in tokens:
+        bound = t.applicant_id or ", ".join(t.offer_ids)
+        last = f"{t.last_used_at:%d.%m.%Y %H:%M}" if t.last_used_at else ""
+        until = f"{t.expires_at:%d.%m.%Y}" if t.expires_at else ""
+        cells = (t.id, t.role.value, t.label, t.round_id or "", bound, last, until, t.state)
+        table.add_row(*(escape(str(cell)) for cell in cells))
+    out.print(table)
+
+
+@users.command("revoke")
+def revoke_user(
+    account_id: Annotated[int, typer.Argument(help="Zugang (id aus users list)")],
+) -> None:
+    """Revoke a token at once; its calls get 401."""
+    with services.open_session(database()) as session:
+        try:
+            services.revoke_token(session, account_id, actor="cli")
+        except ApiError as error:
+            fail(error.detail)
+        session.commit()
+    out.print(f"Zugang {account_id} widerrufen.")
 db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db, name="db")
 

@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.auth import Principal, authenticate
+from api.auth import Principal, check_token
 from api.errors import Forbidden, NotAuthenticated
 from api.runs import RunManager
 from api.settings import Settings, get_settings
@@ -124,12 +124,10 @@ def get_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("Anmeldung nötig: Authorization: Bearer <Token>.")
-    principal = authenticate(session, credentials.credentials)
+    principal = check_token(session, credentials.credentials)
     # Give the connection back while the handler waits for a worker thread: otherwise every
     # request queued behind a busy database write lock holds one and the pool runs dry.
     session.rollback()
-    if principal is None:
-        raise NotAuthenticated("Unbekanntes oder widerrufenes Token.")
     return principal
 
 

@@ -2,7 +2,8 @@
 
     MatcherError (engine)
     ├── InvalidRecordsError      → 422, one entry per record and field
-    └── ModelLoadError           → 503
+    ├── ModelLoadError           → 503
+    └── StrengthNotCalibratedError → 503  strength thresholds fitted for another model
     ApiError (this package)
     ├── NotAuthenticated         → 401  no or unknown bearer token
     ├── Forbidden                → 403  valid token, wrong role
@@ -42,6 +43,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher import InvalidRecordsError, ModelLoadError, german
+from matcher.strength import StrengthNotCalibratedError
 from models.health import DatabaseUnavailable
 from models.schemas import ErrorDetail
 
@@ -220,12 +222,17 @@ async def _value_refused(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse(_body(detail), 422)
 
 
+async def _strength_uncalibrated(_: Request, error: Exception) -> JSONResponse:
+    return JSONResponse(_body(str(error)), 503)
+
+
 def install_error_handlers(app: FastAPI, *, busy_timeout: float) -> None:
     """Register one handler per error class, and the request-id middleware for the rest."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(InvalidRecordsError, _invalid_records)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ModelLoadError, _model_unavailable)
+    app.add_exception_handler(StrengthNotCalibratedError, _strength_uncalibrated)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     database_down = _database_unavailable(max(1, math.ceil(busy_timeout)))
     for error_class in (DatabaseUnavailable, OperationalError, PoolTimeout):

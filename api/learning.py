@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from api import services
+from api import audit, services
 from api.errors import Conflict
 from matcher import PairScores, TopicScorer
 from matcher.rerank import (
@@ -67,6 +67,14 @@ def learn(session: Session, scorer: TopicScorer, round_id: int, actor: str) -> t
         ]
     by_id = dict(features)
     model = DecisionReranker().fit([by_id[p.id] for p in decided], labels)
+    audit.record(
+        session,
+        actor=actor,
+        action="ranker_learned",
+        round_id=round_id,
+        detail=f"Re-Ranker {model.version}: {sum(labels)} Bestätigungen, "
+        f"{len(labels) - sum(labels)} Ablehnungen",
+    )
     return crud.add_ranker(
         session=session,
         ranker=tables.RankerModel(

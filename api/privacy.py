@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api import services
+from api import audit, services
 from api.auth import Principal
 from matcher import TopicScorer
 from matcher.text import applicant_texts
@@ -131,6 +131,7 @@ def forget_applicant(
             reason="hatte einen bestätigten Platz" if had_place else None,
         ),
     )
+    audit.keep_public_ids(session, row)
     session.delete(row)  # placements and tokens follow by ON DELETE CASCADE
 
 

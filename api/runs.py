@@ -31,10 +31,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-import matcher
 from api import learning, services
 from api.errors import Conflict
-from matcher import Assignment, Mode, TopicScorer
+from matcher import Assignment, Mode, PairScores, TopicScorer
 from models import crud
 from models.tables import MatchingRun, RoundStatus, RunStatus, utc_now
 
@@ -182,7 +181,7 @@ class RunManager:
         self._stage(session, run, "Texte einbetten und bewerten", 0.15)
         scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
         self._stage(session, run, "Zuordnung berechnen", 0.7)
-        assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
+        assignment = services.assign_round(self.scorer, round_, state, scores, mode=mode)
         self._stage(session, run, "Vorschläge speichern", 0.9)
         for _ in range(MAX_SOLVES):
             with self.write_lock:
@@ -198,7 +197,7 @@ class RunManager:
             # Decisions or records changed while this run was computing: solve on the new state.
             state = fresh
             scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
-            assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
+            assignment = services.assign_round(self.scorer, round_, state, scores, mode=mode)
         raise RuntimeError("Die Runde änderte sich während jeder Berechnung; bitte erneut starten.")
 
     def _store(
@@ -207,7 +206,7 @@ class RunManager:
         run: MatchingRun,
         state: services.RoundState,
         assignment: Assignment,
-        scores: matcher.PairScores,
+        scores: PairScores,
         ranker: str,
     ) -> None:
         """Write the proposals and the run's result in one transaction (under the lock)."""

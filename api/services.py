@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
 
+import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 import matcher
+from api import audit
 from api.auth import Principal, hash_token, new_token
 from api.errors import Conflict, NotFound, Unprocessable
+from api.settings import Settings, get_settings
 from matcher import Applicant, Assignment, Mode, Offer, PairScores, TopicScorer
+from matcher.strength import Strength, load_thresholds, near_miss
 from models import crud, lifecycle, tables
-from models.schemas import AccountPublic, PlacementView, RoundSummary
+from models.schemas import AccountPublic, PlacementView, RoundSettings, RoundSummary, TokenPublic
 from models.store import SqlEmbeddingStore
 
 _OFFER_FIELDS = set(matcher.Offer.model_fields) - {"id"}
@@ -173,10 +178,44 @@ def propose(
     """Batch-assign a round and store its proposals; confirmed stay, rejected are excluded."""
     state = load_round(session, round_id)
     scores = score_round(scorer, state, show_progress=show_progress)
-    assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
+    assignment = assign_round(scorer, require_round(session, round_id), state, scores, mode=mode)
     store_proposals(session, round_id, state, assignment)
     session.commit()
     return state, scores, assignment
+
+
+def assign_round(
+    scorer: TopicScorer, round_: tables.Round, state: RoundState, scores: PairScores, *, mode: Mode
+) -> Assignment:
+    """``matcher.assign`` for a round: never below its ``min_strength``, near misses told.
+
+    Pairs weaker than the round's minimum go to the engine as excluded pairs (like rejected
+    ones), so they are neither proposed nor alternates. An applicant left without any allowed
+    offer is told the best offer that fails one condition only, the strength included.
+    """
+    minimum = Strength(round_.min_strength) if round_.min_strength else None
+    strong = load_thresholds(scorer.embedder.model_id).at_least(scores.topic.fit, minimum)
+    weak = np.argwhere(scores.feasibility.feasible & ~strong)
+    excluded = [*state.rejected, *((scores.applicants[i].id, scores.offers[j].id) for i, j in weak)]
+    assignment = matcher.assign(scores, mode=mode, rejected=excluded)
+    rejected_by_row: dict[int, list[int]] = {}
+    for applicant_id, offer_id in state.rejected:
+        if applicant_id in scores.applicant_index and offer_id in scores.offer_index:
+            rejected_by_row.setdefault(scores.applicant_index[applicant_id], []).append(
+                scores.offer_index[offer_id]
+            )
+    unplaced = []
+    for item in assignment.unplaced:
+        i = scores.applicant_index[item.applicant_id]
+        allowed = scores.feasibility.feasible[i] & strong[i]
+        allowed[rejected_by_row.get(i, [])] = False
+        told = (
+            None
+            if allowed.any()
+            else near_miss(scores, i, strong, minimum, rejected_by_row.get(i, []))
+        )
+        unplaced.append(replace(item, reason=told or item.reason))
+    return replace(assignment, unplaced=tuple(unplaced))
 
 
 def require_round(session: Session, round_id: int, *, writable: bool = False) -> tables.Round:
@@ -219,6 +258,8 @@ def round_summary(session: Session, round_: tables.Round) -> RoundSummary:
         name=round_.name,
         status=round_.status,
         created_at=round_.created_at,
+        min_strength=round_.min_strength,
+        closes_on=round_.closes_on,
         applicants=len(crud.list_applicants(session=session, round_id=round_id)),
         offers=len(offers),
         places=sum(offer.capacity for offer in offers),
@@ -230,14 +271,41 @@ def round_summary(session: Session, round_: tables.Round) -> RoundSummary:
 ID_TAKEN = "Die Kennung gibt es in dieser Runde schon."
 
 
+def change_round_settings(
+    session: Session, round_: tables.Round, changes: RoundSettings, *, actor: str
+) -> tables.Round:
+    """Set the fields of ``changes`` that the request named; audited with old and new values."""
+    named = changes.model_dump(exclude_unset=True)
+    shown = []
+    for field, value in named.items():
+        old = getattr(round_, field)
+        setattr(round_, field, value.value if isinstance(value, Strength) else value)
+        shown.append(f"{field}: {old or 'keiner'} → {getattr(round_, field) or 'keiner'}")
+    session.add(round_)
+    if shown:
+        audit.record(
+            session,
+            actor=actor,
+            action="round_settings",
+            round_id=row_id(round_.id),
+            detail="; ".join(shown),
+        )
+    return round_
+
+
 def import_records(
     session: Session,
     round_id: int,
     *,
     offers: Sequence[Offer],
     applicants: Sequence[Applicant],
+    actor: str | None = None,
 ) -> None:
-    """Add validated records to a round; ids already in the round are input errors (422)."""
+    """Add validated records to a round; ids already in the round are input errors (422).
+
+    With an ``actor`` each added record is audited (single additions through the API); bulk
+    imports are not, record by record.
+    """
     taken_offers = {o.external_id for o in crud.list_offers(session=session, round_id=round_id)}
     taken_applicants = {
         a.external_id for a in crud.list_applicants(session=session, round_id=round_id)
@@ -253,9 +321,30 @@ def import_records(
     ]
     if problems:
         raise matcher.InvalidRecordsError(problems)
-    crud.add_offers(session=session, round_id=round_id, offers=[offer_row(o) for o in offers])
-    crud.add_applicants(
+    offer_rows = crud.add_offers(
+        session=session, round_id=round_id, offers=[offer_row(o) for o in offers]
+    )
+    applicant_rows = crud.add_applicants(
         session=session, round_id=round_id, applicants=[applicant_row(a) for a in applicants]
+    )
+    added: list[tables.Offer | tables.Applicant] = [*offer_rows, *applicant_rows]
+    if actor is not None:
+        for row in added:
+            record_change(session, row, "added", actor=actor)
+
+
+def record_change(
+    session: Session, row: tables.Offer | tables.Applicant, verb: str, *, actor: str
+) -> None:
+    """Audit an offer or applicant ``added``, ``changed`` or ``deleted`` (action ``offer_…``)."""
+    is_offer = isinstance(row, tables.Offer)
+    audit.record(
+        session,
+        actor=actor,
+        action=f"{'offer' if is_offer else 'applicant'}_{verb}",
+        round_id=row.round_id,
+        offer=row if isinstance(row, tables.Offer) else None,
+        applicant=row if isinstance(row, tables.Applicant) else None,
     )
 
 
@@ -267,8 +356,14 @@ def issue_account(
     round_id: int | None = None,
     applicant_id: str | None = None,
     offer_ids: Sequence[str] = (),
+    actor: str = "system",
+    settings: Settings | None = None,
 ) -> tuple[tables.Account, str]:
-    """Create an account and return it with its token (the only time the token is visible)."""
+    """Create an account and return it with its token (the only time the token is visible).
+
+    The token expires as :func:`token_expiry` says; issuing is audited, the token never.
+    """
+    round_ = None
     applicant_row_id = None
     offer_row_ids: list[int] = []
     if role is tables.Role.APPLICANT or role is tables.Role.MENTOR:
@@ -276,7 +371,7 @@ def issue_account(
             raise Unprocessable(
                 "Die Runde fehlt (round_id).", [{"field": "round_id", "message": "„Runde“ fehlt."}]
             )
-        require_round(session, round_id)
+        round_ = require_round(session, round_id)
     if role is tables.Role.APPLICANT:
         if not applicant_id:
             raise Unprocessable(
@@ -292,7 +387,10 @@ def issue_account(
                 [{"field": "offer_ids", "message": "„Angebote“ fehlt (Rolle mentor)."}],
             )
         assert round_id is not None
-        offer_row_ids = [row_id(require_offer(session, round_id, o).id) for o in offer_ids]
+        # A repeated offer id binds once (it used to break the binding table's key: a 500).
+        offer_row_ids = [
+            row_id(require_offer(session, round_id, o).id) for o in dict.fromkeys(offer_ids)
+        ]
     token = new_token()
     account = crud.create_account(
         session=session,
@@ -302,7 +400,119 @@ def issue_account(
         applicant_id=applicant_row_id,
         offer_ids=offer_row_ids,
     )
+    account.expires_at = token_expiry(round_, settings or get_settings(), account.created_at)
+    session.add(account)
+    _audit_token(session, account, "token_issued", actor=actor)
     return account, token
+
+
+def token_expiry(round_: tables.Round | None, settings: Settings, issued: datetime) -> datetime:
+    """End of the round's closing day plus ``token_days_after_closing``; without a closing day
+    (coordinators, rounds without ``closes_on``) ``token_lifetime_days`` after issuance."""
+    if round_ is not None and round_.closes_on is not None:
+        last_day = round_.closes_on + timedelta(days=settings.token_days_after_closing)
+        return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=UTC)
+    return issued + timedelta(days=settings.token_lifetime_days)
+
+
+def account_round(session: Session, account: tables.Account) -> tables.Round | None:
+    """The round an applicant's or mentor's account is bound to (None for coordinators)."""
+    if account.applicant_id is not None:
+        applicant = session.get(tables.Applicant, account.applicant_id)
+        return session.get(tables.Round, applicant.round_id) if applicant else None
+    offers = crud.mentor_offer_ids(session=session, account_id=row_id(account.id))
+    offer = session.get(tables.Offer, offers[0]) if offers else None
+    return session.get(tables.Round, offer.round_id) if offer else None
+
+
+def token_public(session: Session, account: tables.Account, now: datetime) -> TokenPublic:
+    """What a coordinator sees of a token: binding and dates, never the secret or its hash."""
+    applicant = (
+        session.get(tables.Applicant, account.applicant_id) if account.applicant_id else None
+    )
+    offer_rows = crud.mentor_offer_ids(session=session, account_id=row_id(account.id))
+    offers = crud.external_ids(session=session, table=tables.Offer, row_ids=offer_rows)
+    round_ = account_round(session, account)
+    state = "aktiv"
+    if account.revoked_at is not None:
+        state = "widerrufen"
+    elif account.expires_at is not None and account.expires_at <= now:
+        state = "abgelaufen"
+    return TokenPublic(
+        id=row_id(account.id),
+        label=account.label,
+        role=account.role,
+        round_id=round_.id if round_ else None,
+        applicant_id=applicant.external_id if applicant else None,
+        offer_ids=sorted(offers.values()),
+        created_at=account.created_at,
+        last_used_at=account.last_used_at,
+        expires_at=account.expires_at,
+        revoked_at=account.revoked_at,
+        state=state,
+    )
+
+
+def list_tokens(session: Session, *, round_id: int | None = None) -> list[TokenPublic]:
+    """Every token, or those bound to one round, oldest first."""
+    now = tables.utc_now()
+    shown = [token_public(session, a, now) for a in crud.list_accounts(session=session)]
+    return [t for t in shown if round_id is None or t.round_id == round_id]
+
+
+def require_account(session: Session, account_id: int) -> tables.Account:
+    account = session.get(tables.Account, account_id)
+    if account is None:
+        raise NotFound(f"Zugang {account_id} gibt es nicht.")
+    return account
+
+
+def revoke_token(session: Session, account_id: int, *, actor: str) -> tables.Account:
+    """Stop a token at once (a second revoke is a 409); the account stays for the audit log."""
+    account = require_account(session, account_id)
+    if account.revoked_at is not None:
+        raise Conflict(f"Zugang {account_id} ist bereits widerrufen.")
+    account.revoked_at = tables.utc_now()
+    session.add(account)
+    _audit_token(session, account, "token_revoked", actor=actor)
+    return account
+
+
+def reissue_token(
+    session: Session, account_id: int, *, actor: str, settings: Settings | None = None
+) -> tuple[tables.Account, str]:
+    """A new secret for the same account (role, label, binding); the old one stops working."""
+    account = require_account(session, account_id)
+    token = new_token()
+    account.token_hash = hash_token(token)
+    account.revoked_at = None
+    account.expires_at = token_expiry(
+        account_round(session, account), settings or get_settings(), tables.utc_now()
+    )
+    session.add(account)
+    _audit_token(session, account, "token_reissued", actor=actor)
+    return account, token
+
+
+def _audit_token(session: Session, account: tables.Account, action: str, *, actor: str) -> None:
+    """Audit a token event with its account id and role; the label may name a person."""
+    round_ = account_round(session, account)
+    applicant = (
+        session.get(tables.Applicant, account.applicant_id) if account.applicant_id else None
+    )
+    offer_rows = crud.mentor_offer_ids(session=session, account_id=row_id(account.id))
+    offers = crud.external_ids(session=session, table=tables.Offer, row_ids=offer_rows)
+    bound = f": {', '.join(sorted(offers.values()))}" if offers else ""
+    expiry = f", gültig bis {account.expires_at:%d.%m.%Y}" if account.expires_at else ""
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        round_id=round_.id if round_ else None,
+        applicant=applicant,
+        offer=session.get(tables.Offer, offer_rows[0]) if len(offer_rows) == 1 else None,
+        detail=f"Zugang {account.id} ({account.role.value}{bound}){expiry}",
+    )
 
 
 def require_same_id(body_id: str, path_id: str) -> None:
@@ -314,9 +524,14 @@ def require_same_id(body_id: str, path_id: str) -> None:
 
 
 def replace_record(
-    session: Session, round_id: int, record_id: str, record: Offer | Applicant
+    session: Session,
+    round_id: int,
+    record_id: str,
+    record: Offer | Applicant,
+    *,
+    actor: str = "system",
 ) -> None:
-    """Overwrite every interchange field of an existing offer or applicant (ids stay)."""
+    """Overwrite every interchange field of an existing offer or applicant (ids stay; audited)."""
     require_same_id(record.id, record_id)
     row: tables.Offer | tables.Applicant
     values: tables.OfferBase | tables.ApplicantBase
@@ -327,6 +542,17 @@ def replace_record(
     for field, value in values.model_dump().items():
         setattr(row, field, value)
     session.add(row)
+    record_change(session, row, "changed", actor=actor)
+
+
+def delete_offer(session: Session, round_id: int, offer_id: str, *, actor: str) -> None:
+    """Delete an offer without confirmed placements, its proposals with it (audited)."""
+    row = require_offer(session, round_id, offer_id)
+    confirmed = crud.count_confirmed(session=session, offer_id=row_id(row.id))
+    if confirmed:
+        raise Conflict(f"Angebot {offer_id} hat {confirmed} bestätigte Platzierung(en).")
+    record_change(session, row, "deleted", actor=actor)
+    session.delete(row)
 
 
 def placement_view(session: Session, placement: tables.Placement) -> PlacementView:

@@ -48,6 +48,19 @@ class Settings(BaseSettings):
         "503 with Retry-After.",
     )
     top_k: int = Field(default=5, ge=1, le=100, description="Default shortlist length.")
+    token_days_after_closing: int = Field(
+        default=90,
+        ge=0,
+        le=3650,
+        description="Tokens bound to a round with a closing day expire this many days after it.",
+    )
+    token_lifetime_days: int = Field(
+        default=180,
+        ge=1,
+        le=3650,
+        description="Lifetime of a token from issuance when no closing day is known "
+        "(coordinator tokens, rounds without closes_on).",
+    )
     run_lease_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -19,6 +19,8 @@ from api.errors import NotFound
 from matcher import PairScores, TopicScorer
 from matcher.ranking import suggestion
 from matcher.scoring import score_prepared
+from matcher.strength import StrengthThresholds, load_thresholds
+from matcher.text import split_sentences
 from matcher.topic import embed_applicants
 from matcher.toplist import TOPIC_VIEW, listed_scores
 from models import crud
@@ -44,10 +46,21 @@ STATUS_LABELS = {
 }
 
 
+def worded(thresholds: StrengthThresholds, scores: PairScores, i: int, j: int) -> tuple[str, str]:
+    """The pair's strength label and its explanation worded by it (no similarity figure)."""
+    label = thresholds.label(float(scores.topic.fit[i, j])).value
+    return label, replace(matcher.explain(scores, i, j), strength=label).text
+
+
 def suggestion_public(
-    scores: PairScores, suggestion: matcher.Suggestion, rerank_explanation: str | None = None
+    scores: PairScores,
+    suggestion: matcher.Suggestion,
+    thresholds: StrengthThresholds,
+    rerank_explanation: str | None = None,
 ) -> SuggestionPublic:
-    offer = scores.offers[scores.offer_index[suggestion.offer_id]]
+    j = scores.offer_index[suggestion.offer_id]
+    offer = scores.offers[j]
+    strength, explanation = worded(thresholds, scores, 0, j)
     return SuggestionPublic(
         offer_id=suggestion.offer_id,
         city=offer.city,
@@ -55,7 +68,8 @@ def suggestion_public(
         score=round(suggestion.score, 6),
         feasible=suggestion.feasible,
         reasons=list(suggestion.reasons),
-        explanation=suggestion.explanation.text,
+        explanation=explanation,
+        strength=strength,
         parts=ScoreParts(
             topic_fit=round(suggestion.topic_fit, 6),
             preference_bonus=suggestion.preference_bonus,
@@ -110,11 +124,14 @@ def shortlist(
         ranking = matcher.rank_applicant(scores, 0, top_k=top_k, topic_only=topic_only)
         found = scores, list(ranking.suggestions)
     scores, suggestions = found
+    thresholds = load_thresholds(scorer.embedder.model_id)
     return ShortlistPublic(
         applicant_id=applicant_id,
         ranker=ranker.name,
         suggestions=[
-            suggestion_public(scores, s, ranker.explain(scores, 0, scores.offer_index[s.offer_id]))
+            suggestion_public(
+                scores, s, thresholds, ranker.explain(scores, 0, scores.offer_index[s.offer_id])
+            )
             for s in suggestions
         ],
     )
@@ -169,17 +186,20 @@ def candidates(
     )
     j = scores.offer_index[offer_id]
     ranking = matcher.rank_candidates(scores, j, top_k=top_k)
+    thresholds = load_thresholds(scorer.embedder.model_id)
     result = []
     for applicant_id, score in ranking.candidates:
         i = scores.applicant_index[applicant_id]
         applicant = scores.applicants[i]
+        strength, explanation = worded(thresholds, scores, i, j)
         result.append(
             CandidatePublic(
                 applicant_id=applicant_id,
                 position=applicant.position,
                 home_organisation=applicant.home_organisation,
                 score=round(score, 6),
-                explanation=matcher.explain(scores, i, j).text,
+                explanation=explanation,
+                strength=strength,
             )
         )
     return CandidateListPublic(offer_id=offer_id, candidates=result)
@@ -205,10 +225,12 @@ def my_suggestions(
         *status_of,
         *(s.offer_id for s in ranking.suggestions if s.offer_id not in status_of),
     ]
+    thresholds = load_thresholds(scorer.embedder.model_id)
     result = []
     for offer_id in offer_ids:
         j = scores.offer_index[offer_id]
         offer = scores.offers[j]
+        strength, explanation = worded(thresholds, scores, 0, j)
         result.append(
             MySuggestion(
                 offer_id=offer_id,
@@ -216,34 +238,55 @@ def my_suggestions(
                 organisation=offer.organisation,
                 city=offer.city,
                 mentor_name=offer.mentor_name,
-                explanation=matcher.explain(scores, 0, j).text,
+                strength=strength,
+                explanation=explanation,
                 status=status_of.get(offer_id, "Vorschlag"),
             )
         )
     return result
 
 
+#: Longest motivation summary a mentor's list shows, in characters.
+SUMMARY_CHARS = 280
+
+
+def summary(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """The first sentences of a text that fit in ``limit`` characters (at least one, cut)."""
+    kept = ""
+    for sentence in split_sentences(text):
+        if kept and len(kept) + 1 + len(sentence) > limit:
+            break
+        kept = f"{kept} {sentence}".strip()
+    return kept if len(kept) <= limit else kept[: limit - 1].rstrip() + "…"
+
+
 def mentor_guests(session: Session, principal: Principal) -> list[MentorGuest]:
     """Proposed and confirmed guests on the mentor's own offers."""
-    guests = []
     placements = crud.placements_of_offers(session=session, offer_ids=sorted(principal.offer_ids))
-    for placement in placements:
-        if placement.status in {PlacementStatus.REJECTED, PlacementStatus.SUPERSEDED}:
-            continue
-        applicant = session.get(Applicant, placement.applicant_id)
-        assert applicant is not None and placement.id is not None
-        guests.append(
-            MentorGuest(
-                placement_id=placement.id,
-                offer_id=services.offer_external_id(session, placement.offer_id),
-                applicant_id=applicant.external_id,
-                name=applicant.name,
-                position=applicant.position,
-                home_organisation=applicant.home_organisation,
-                motivation=applicant.motivation,
-                weeks_wanted=applicant.weeks_wanted,
-                status=placement.status,
-                mentor_decision=placement.mentor_decision,
-            )
-        )
-    return guests
+    return [
+        mentor_guest(session, placement)
+        for placement in placements
+        if placement.status not in {PlacementStatus.REJECTED, PlacementStatus.SUPERSEDED}
+    ]
+
+
+def mentor_guest(session: Session, placement: Placement) -> MentorGuest:
+    """One guest as the mentor sees them: the guest's own data, no coordinators' fields."""
+    applicant = session.get(Applicant, placement.applicant_id)
+    assert applicant is not None and placement.id is not None
+    return MentorGuest(
+        placement_id=placement.id,
+        offer_id=services.offer_external_id(session, placement.offer_id),
+        applicant_id=applicant.external_id,
+        name=applicant.name,
+        position=applicant.position,
+        home_organisation=applicant.home_organisation,
+        available_from=applicant.available_from,
+        available_until=applicant.available_until,
+        weeks_wanted=applicant.weeks_wanted,
+        motivation_summary=summary(applicant.motivation),
+        motivation=applicant.motivation,
+        status=placement.status,
+        mentor_decision=placement.mentor_decision,
+        mentor_reason=placement.mentor_reason,
+    )

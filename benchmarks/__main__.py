@@ -3,7 +3,7 @@
 ``python -m benchmarks`` runs all sections and writes BENCHMARKS.md; ``python -m benchmarks
 quality latency`` runs only those and prints their Markdown (BENCHMARKS.md is left as it is).
 Sections: quality, stsb, embedding, latency (with server memory), assignment, rerank,
-backends (SQLite and PostgreSQL with 1 and 2 worker processes).
+backends (SQLite and PostgreSQL with 1 and 2 worker processes), strength.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from benchmarks import (  # noqa: E402
     latency,
     quality,
     rerank_experiment,
+    strength_thresholds,
     stsb,
 )
 from benchmarks.common import REPO, Section, machine, table  # noqa: E402
@@ -39,6 +40,7 @@ SECTIONS: dict[str, Callable[[SentenceTransformer], list[Section]]] = {
     "assignment": lambda model: [assignment.run()],
     "rerank": lambda model: [rerank_experiment.run(model)],
     "backends": lambda model: [backends.run(model)],
+    "strength": lambda model: [strength_thresholds.run(model)],
 }
 #: Report order: section 6 (server memory) comes from the latency run.
 ORDER = ("1.", "2.", "3.", "4.", "5.", "6.", "7.", "8.")

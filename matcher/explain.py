@@ -9,6 +9,9 @@ import numpy as np
 from matcher.constraints import best_working_language, date_overlap, language_name
 from matcher.scoring import PairScores, preference_rank
 
+#: How the topic sentence reads per match strength („schwach“ says there is no clear link).
+TOPIC_WORDING = {"sehr gut": "passt gut zu", "gut": "berührt"}
+
 
 @dataclass(frozen=True)
 class Explanation:
@@ -24,6 +27,9 @@ class Explanation:
     weeks_wanted: int
     preferred_city: str | None
     preference_rank: int | None
+    #: Match strength label („sehr gut“, „gut“, „schwach“); set, it words the topic part
+    #: instead of the similarity figure (see :data:`TOPIC_WORDING`).
+    strength: str | None = None
 
     @property
     def text(self) -> str:
@@ -34,6 +40,11 @@ class Explanation:
         )
 
     def _topic(self) -> str:
+        if self.strength == "schwach":
+            return f"Thema: kein klarer thematischer Bezug zu „{self.offer_sentence}“."
+        if self.strength is not None:
+            verb = TOPIC_WORDING[self.strength]
+            return f"Thema: „{self.applicant_sentence}“ {verb} „{self.offer_sentence}“."
         return (
             f"Thema: „{self.applicant_sentence}“ passt zu „{self.offer_sentence}“ "
             f"(Ähnlichkeit {self.sentence_similarity:.2f})."

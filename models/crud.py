@@ -415,6 +415,45 @@ def add_audit(*, session: Session, entry: AuditEntry) -> AuditEntry:
     return entry
 
 
+def list_audit_entries(*, session: Session, round_id: int | None) -> list[AuditEntry]:
+    """A round's entries (None: entries of no round), oldest first."""
+    where = (
+        AuditEntry.round_id == round_id
+        if round_id is not None
+        else col(AuditEntry.round_id).is_(None)
+    )
+    return list(session.exec(select(AuditEntry).where(where).order_by(col(AuditEntry.id))).all())
+
+
+def fill_audit_refs(*, session: Session, applicant_id: int, external_id: str) -> int:
+    """Set the public id of an applicant's entries that have only its row id; the count."""
+    result = session.exec(
+        update(AuditEntry)
+        .where(
+            col(AuditEntry.applicant_id) == applicant_id, col(AuditEntry.applicant_public_id).is_(None)
+        )
+        .values(applicant_public_id=external_id)
+    )
+    return result.rowcount
+
+
+def external_ids(
+    *, session: Session, table: type[Applicant] | type[Offer], row_ids: Sequence[int]
+) -> dict[int, str]:
+    """Row id → public id of those rows that still exist."""
+    found: dict[int, str] = {}
+    for start in range(0, len(row_ids), 500):
+        chunk = list(row_ids[start : start + 500])
+        statement = select(table.id, table.external_id).where(col(table.id).in_(chunk))
+        found.update({row_id: external for row_id, external in session.exec(statement) if row_id})
+    return found
+
+
+def list_accounts(*, session: Session) -> list[Account]:
+    """Every account, oldest first."""
+    return list(session.exec(select(Account).order_by(col(Account.id))).all())
+
+
 def list_audit(*, session: Session, round_id: int) -> list[AuditEntry]:
     statement = select(AuditEntry).where(AuditEntry.round_id == round_id)
     return list(session.exec(statement.order_by(col(AuditEntry.id))).all())

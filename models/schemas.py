@@ -5,7 +5,7 @@ Field descriptions and examples feed the OpenAPI docs at ``/docs``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StrictBool
@@ -18,6 +18,10 @@ from models.text import Name, SafeText
 #: are input errors (422), not database errors.
 MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Strict(), Field(ge=1, le=MAX_ROW_ID)]
+#: Latest closing day a round may name: its tokens' expiry (days later) must stay a date.
+LATEST_CLOSING = date(2999, 12, 31)
+#: Match strength labels, strongest first (``matcher.strength.Strength`` values).
+StrengthLabel = Literal["sehr gut", "gut", "schwach"]
 
 
 class RoundSummary(BaseModel):
@@ -32,6 +36,28 @@ class RoundSummary(BaseModel):
     places: int = Field(description="sum of the offers' capacities")
     placed: int = Field(description="applicants with a confirmed placement")
     proposed: int = Field(description="open proposals awaiting a decision")
+    min_strength: StrengthLabel | None = Field(
+        default=None, description="weakest match strength a batch run proposes; null: any"
+    )
+    closes_on: date | None = Field(default=None, description="planned closing day")
+
+
+class RoundSettings(BaseModel):
+    """Round settings a coordinator may change; fields left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"min_strength": "gut", "closes_on": "2027-06-30"}]},
+    )
+
+    min_strength: StrengthLabel | None = Field(
+        default=None, description="`sehr gut`, `gut` (default) or `schwach`; null: no minimum"
+    )
+    closes_on: date | None = Field(
+        default=None,
+        le=LATEST_CLOSING,
+        description="planned closing day; tokens of the round expire after it",
+    )
 
 
 class RoundStatusUpdate(BaseModel):
@@ -96,6 +122,7 @@ class SuggestionPublic(BaseModel):
     parts: ScoreParts
     applicant_sentence: str
     offer_sentence: str
+    strength: StrengthLabel = Field(description="calibrated label of the topic fit")
     rerank_explanation: str | None = Field(
         default=None, description="features the learned re-ranker weighed most (German)"
     )
@@ -113,6 +140,7 @@ class CandidatePublic(BaseModel):
     home_organisation: str
     score: float
     explanation: str
+    strength: StrengthLabel | None = Field(default=None, description="label of the topic fit")
 
 
 class CandidateListPublic(BaseModel):
@@ -218,14 +246,17 @@ class TodoList(BaseModel):
 
 
 class AuditEntryPublic(BaseModel):
+    """One audit entry with public ids (``A-001``, ``H-013``); „gelöscht“ for erased rows."""
+
     id: int
-    actor: str
-    action: str
-    placement_id: int | None
-    applicant_id: int | None
-    offer_id: int | None
-    reason: str | None
     created_at: datetime
+    actor: str = Field(description="`role:account`, e.g. `coordinator:1`; `system` for the server")
+    action: str = Field(description="kind of change, e.g. `confirm`, `round_status`")
+    applicant_id: str | None
+    offer_id: str | None
+    placement_id: int | None
+    reason: str | None
+    detail: str | None = Field(description="what changed beyond the ids")
 
 
 def _distinct(values: list[str]) -> list[str]:
@@ -282,6 +313,22 @@ class RankerSwitch(BaseModel):
     enabled: StrictBool = Field(description='true or false; no strings like "yes"')
 
 
+class TokenPublic(BaseModel):
+    """A token as coordinators list it: never the secret, never its hash."""
+
+    id: int
+    label: str
+    role: Role
+    round_id: int | None = Field(description="round of the applicant or offers bound")
+    applicant_id: str | None
+    offer_ids: list[str]
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="to the minute")
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    state: Literal["aktiv", "abgelaufen", "widerrufen"]
+
+
 class AccountPublic(BaseModel):
     """Who a token belongs to: enough for a page to show the right view."""
 
@@ -294,19 +341,24 @@ class AccountPublic(BaseModel):
 
 
 class MySuggestion(BaseModel):
-    """What an applicant sees of a suggested host: no scores, nobody else."""
+    """What an applicant sees of a suggested host: a label and words, no numbers, nobody else."""
 
     offer_id: str
     title: str
     organisation: str
     city: str
     mentor_name: str | None
-    explanation: str
+    strength: StrengthLabel = Field(description="how well the host fits by topic")
+    explanation: str = Field(description="why, in words; no similarity figures")
     status: str = Field(description="vorgeschlagen / bestätigt / abgelehnt / Vorschlag")
 
 
 class MentorGuest(BaseModel):
-    """A guest proposed or confirmed for one of the mentor's offers."""
+    """A guest proposed or confirmed for one of the mentor's offers.
+
+    The guest's own data (dates, position, motivation); never the coordinators' score, reasons
+    or who decided when.
+    """
 
     placement_id: int
     offer_id: str
@@ -314,10 +366,14 @@ class MentorGuest(BaseModel):
     name: str | None
     position: str
     home_organisation: str
-    motivation: str
+    available_from: date
+    available_until: date
     weeks_wanted: int
+    motivation_summary: str = Field(description="the motivation's first sentences")
+    motivation: str
     status: PlacementStatus
     mentor_decision: MentorDecision | None
+    mentor_reason: str | None = Field(description="the mentor's own reason")
 
 
 class ErrorDetail(BaseModel):

@@ -141,6 +141,12 @@ class Round(RoundBase, table=True):
     #: Bumped in the same transaction as every change to the round's offers; processes that
     #: cache scores of the round (``api/cache.py``) compare it on every use.
     offers_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: Weakest match strength a batch run proposes („sehr gut“, „gut“, „schwach“); NULL: any.
+    min_strength: str | None = Field(
+        default="gut", max_length=20, sa_column_kwargs={"server_default": "gut"}
+    )
+    #: Planned closing day; tokens bound to the round expire 90 days (a setting) after it.
+    closes_on: date | None = None
 
 
 class RoundPublic(RoundBase):
@@ -310,6 +316,11 @@ class Account(SQLModel, table=True):
         default=None, foreign_key="applicant.id", ondelete="CASCADE", index=True
     )
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    #: Tokens stop working at ``expires_at`` (NULL: never, for accounts from before expiry).
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    #: Updated at most once a minute, so reading requests seldom write.
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class MentorOffer(SQLModel, table=True):
@@ -376,9 +387,13 @@ class RankerModel(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """One decision: who, when, what, why. Holds ids only, never names or texts.
+    """One state change: who, when, what, why. Holds ids only, never names or texts.
 
-    The ids are plain columns, not foreign keys, so entries outlive a deleted applicant.
+    The ids are plain columns, not foreign keys, so entries outlive a deleted applicant. The
+    public ids (``applicant_public_id`` "A-001", ``offer_public_id`` "H-013") are what the log shows;
+    placement entries also keep the row ids (the GDPR access request finds them by those).
+    Entries written before the public ids existed have NULL there and are read through the
+    row ids.
     """
 
     __table_args__ = NEVER_REUSE_IDS
@@ -395,6 +410,8 @@ class AuditEntry(SQLModel, table=True):
     offer_public_id: str | None = Field(default=None, max_length=500)
     reason: str | None = None
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    #: What changed beyond the ids, e.g. "open → matching" or "Zugang 7 (mentor)".
+    detail: str | None = Field(default=None, max_length=500)
 
 
 # --- embeddings -------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
-"""Issuing bearer tokens (coordinators only; the first one comes from the CLI)."""
+"""Tokens: issue, list, revoke, re-issue (coordinators; the first token comes from the CLI)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from api import services
-from api.deps import CoordinatorDep, PrincipalDep, SessionDep
-from models.schemas import AccountCreate, AccountIssued, AccountPublic
+from api.deps import CoordinatorDep, IdPath, PrincipalDep, SessionDep, SettingsDep
+from models.schemas import AccountCreate, AccountIssued, AccountPublic, RowId, TokenPublic
+from models.tables import Account, utc_now
 
 router = APIRouter(prefix="/api/accounts", tags=["Zugänge"])
 
@@ -18,8 +21,14 @@ def who_am_i(session: SessionDep, principal: PrincipalDep) -> AccountPublic:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def issue_token(body: AccountCreate, session: SessionDep, _: CoordinatorDep) -> AccountIssued:
-    """A token for a coordinator, an applicant (one application) or a mentor (offers)."""
+def issue_token(
+    body: AccountCreate, session: SessionDep, settings: SettingsDep, principal: CoordinatorDep
+) -> AccountIssued:
+    """A token for a coordinator, an applicant (one application) or a mentor (offers).
+
+    It expires 90 days after the round's closing day, or 180 days after issuance while the
+    round has none (settings ``MATCHER_TOKEN_DAYS_AFTER_CLOSING``, ``…_LIFETIME_DAYS``).
+    """
     account, token = services.issue_account(
         session,
         role=body.role,
@@ -27,8 +36,44 @@ def issue_token(body: AccountCreate, session: SessionDep, _: CoordinatorDep) -> 
         round_id=body.round_id,
         applicant_id=body.applicant_id,
         offer_ids=body.offer_ids,
+        actor=principal.actor,
+        settings=settings,
     )
     session.commit()
+    return _issued(account, token)
+
+
+@router.get("")
+def list_tokens(
+    session: SessionDep,
+    _: CoordinatorDep,
+    round_id: Annotated[RowId | None, Query(description="only tokens of this round")] = None,
+) -> list[TokenPublic]:
+    """Every token: label, role, binding, created, last used, expiry, state; never the secret."""
+    return services.list_tokens(session, round_id=round_id)
+
+
+@router.post("/{account_id}/revoke")
+def revoke_token(account_id: IdPath, session: SessionDep, principal: CoordinatorDep) -> TokenPublic:
+    """Stop a token at once; its calls get 401 „widerrufen“ (re-issue makes a new one)."""
+    account = services.revoke_token(session, account_id, actor=principal.actor)
+    session.commit()
+    return services.token_public(session, account, utc_now())
+
+
+@router.post("/{account_id}/reissue")
+def reissue_token(
+    account_id: IdPath, session: SessionDep, settings: SettingsDep, principal: CoordinatorDep
+) -> AccountIssued:
+    """A new secret for the same account, with a fresh expiry; the old secret stops working."""
+    account, token = services.reissue_token(
+        session, account_id, actor=principal.actor, settings=settings
+    )
+    session.commit()
+    return _issued(account, token)
+
+
+def _issued(account: Account, token: str) -> AccountIssued:
     return AccountIssued(
         id=services.row_id(account.id), role=account.role, label=account.label, token=token
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api import decisions, services, shortlists
+from api import decisions, shortlists
 from api.deps import (
     ApplicantDep,
     IdPath,
@@ -14,7 +14,7 @@ from api.deps import (
     SettingsDep,
     WriteLockDep,
 )
-from models.schemas import Decision, MentorGuest, MySuggestion, PlacementView
+from models.schemas import Decision, MentorGuest, MySuggestion
 from models.tables import MentorDecision
 
 router = APIRouter(prefix="/api", tags=["Bewerbende und Mentoring"])
@@ -41,12 +41,12 @@ def _mentor_decision(
     session: SessionDep,
     lock: WriteLockDep,
     principal: MentorDep,
-) -> PlacementView:
+) -> MentorGuest:
     with decisions.writing(session, lock):
         placement = decisions.mentor_decide(
             session, placement_id, principal, decision, body.reason if body else None
         )
-    return services.placement_view(session, placement)
+    return shortlists.mentor_guest(session, placement)
 
 
 @router.post("/mentor/guests/{placement_id}/accept")
@@ -56,7 +56,7 @@ def accept_guest(
     lock: WriteLockDep,
     principal: MentorDep,
     body: Decision | None = None,
-) -> PlacementView:
+) -> MentorGuest:
     """Accept a confirmed guest on one of my offers."""
     return _mentor_decision(placement_id, MentorDecision.ACCEPTED, body, session, lock, principal)
 
@@ -68,6 +68,6 @@ def decline_guest(
     lock: WriteLockDep,
     principal: MentorDep,
     body: Decision | None = None,
-) -> PlacementView:
+) -> MentorGuest:
     """Decline a confirmed guest on one of my offers, with a reason for the coordinators."""
     return _mentor_decision(placement_id, MentorDecision.DECLINED, body, session, lock, principal)

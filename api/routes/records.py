@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, status
 import matcher
 from api import decisions, privacy, services
 from api.deps import CoordinatorDep, IdPath, ScorerDep, SessionDep, WriteLockDep
-from api.errors import Conflict
 from models import crud
 
 router = APIRouter(prefix="/api/rounds/{round_id}", tags=["Angebote und Bewerbungen"])
@@ -35,11 +34,13 @@ def add_offer(
     offer: matcher.Offer,
     session: SessionDep,
     lock: WriteLockDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
 ) -> matcher.Offer:
     services.require_round(session, round_id, writable=True)
     with lock:
-        services.import_records(session, round_id, offers=[offer], applicants=[])
+        services.import_records(
+            session, round_id, offers=[offer], applicants=[], actor=principal.actor
+        )
         session.commit()
     return offer
 
@@ -70,22 +71,22 @@ def replace_offer(
     services.require_same_id(offer.id, offer_id)
     with decisions.writing(session, lock):
         decisions.guard_edit(session, round_id, offer, force=force, principal=principal)
-        services.replace_record(session, round_id, offer_id, offer)
+        services.replace_record(session, round_id, offer_id, offer, actor=principal.actor)
     return offer
 
 
 @router.delete("/offers/{offer_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_offer(
-    round_id: IdPath, offer_id: str, session: SessionDep, lock: WriteLockDep, _: CoordinatorDep
+    round_id: IdPath,
+    offer_id: str,
+    session: SessionDep,
+    lock: WriteLockDep,
+    principal: CoordinatorDep,
 ) -> None:
     """Delete an offer without confirmed placements (its proposals go with it)."""
     services.require_round(session, round_id, writable=True)
     with lock:
-        row = services.require_offer(session, round_id, offer_id)
-        confirmed = crud.count_confirmed(session=session, offer_id=services.row_id(row.id))
-        if confirmed:
-            raise Conflict(f"Angebot {offer_id} hat {confirmed} bestätigte Platzierung(en).")
-        session.delete(row)
+        services.delete_offer(session, round_id, offer_id, actor=principal.actor)
         session.commit()
 
 
@@ -106,11 +107,13 @@ def add_applicant(
     applicant: matcher.Applicant,
     session: SessionDep,
     lock: WriteLockDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
 ) -> matcher.Applicant:
     services.require_round(session, round_id, writable=True)
     with lock:
-        services.import_records(session, round_id, offers=[], applicants=[applicant])
+        services.import_records(
+            session, round_id, offers=[], applicants=[applicant], actor=principal.actor
+        )
         session.commit()
     return applicant
 
@@ -144,7 +147,7 @@ def replace_applicant(
         row = services.require_applicant(session, round_id, applicant_id)
         decisions.guard_edit(session, round_id, applicant, force=force, principal=principal)
         privacy.forget_embeddings(session, scorer, row)
-        services.replace_record(session, round_id, applicant_id, applicant)
+        services.replace_record(session, round_id, applicant_id, applicant, actor=principal.actor)
     return applicant
 
 

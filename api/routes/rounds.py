@@ -9,7 +9,6 @@ from api import decisions, services
 from api.deps import CoordinatorDep, IdPath, SessionDep, WriteLockDep
 from models import crud
 from models.schemas import (
-    AuditEntryPublic,
     ImportBody,
     ImportResult,
     RoundStatusUpdate,
@@ -73,11 +72,3 @@ def import_json(
     return ImportResult(offers=len(offers), applicants=len(applicants))
 
 
-@router.get("/{round_id}/audit")
-def audit_log(round_id: IdPath, session: SessionDep, _: CoordinatorDep) -> list[AuditEntryPublic]:
-    """Every decision of the round: who, when, what, why."""
-    services.require_round(session, round_id)
-    return [
-        AuditEntryPublic.model_validate(entry, from_attributes=True)
-        for entry in crud.list_audit(session=session, round_id=round_id)
-    ]

@@ -217,9 +217,21 @@ class Api:
         applicants: Sequence[Record] = (),
         *,
         name: str = "Testrunde",
+        min_strength: str | None = None,
     ) -> int:
-        """Create a round and import records into it (JSON); the round's id."""
+        """Create a round and import records into it (JSON); the round's id.
+
+        Runs propose pairs of any strength unless ``min_strength`` says otherwise: these rounds
+        test capacities and decisions on whatever pairs are feasible; the default minimum
+        („gut“) has its own tests in ``test_lifecycle.py``.
+        """
         round_id: int = self.ok("POST", "/api/rounds", 201, json={"name": name})["id"]
+        with self.session() as session:  # set-up, not a coordinator's change: no audit entry
+            round_ = crud.get_round(session=session, round_id=round_id)
+            assert round_ is not None
+            round_.min_strength = min_strength
+            session.add(round_)
+            session.commit()
         if offers or applicants:
             body = {"offers": list(offers), "applicants": list(applicants)}
             self.ok("POST", f"/api/rounds/{round_id}/import", 201, json=body)

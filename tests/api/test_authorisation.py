@@ -62,6 +62,11 @@ class World:
         self.api.add_placements(self.round_id, pairs[-LEARN_FROM:], PlacementStatus.REJECTED)
         return Call("POST", url)
 
+    def spare_account(self) -> int:
+        """A mentor token nobody in the test uses, to revoke or re-issue."""
+        account_id, _ = self.api.issue(Role.MENTOR, self.round_id, offer_ids=["H-002"])
+        return account_id
+
     def new_offer(self) -> Record:
         return {**self.offers["H-001"], "id": "H-NEU"}
 
@@ -163,6 +168,18 @@ ROUTES: dict[tuple[str, str], Row] = {
         C, 200, lambda w: Call("GET", "/api/templates/offers.csv")
     ),
     ("GET", f"{R}/audit"): Row(C, 200, lambda w: Call("GET", f"{w.base}/audit")),
+    ("GET", f"{R}/audit.csv"): Row(C, 200, lambda w: Call("GET", f"{w.base}/audit.csv")),
+    ("GET", "/api/audit"): Row(C, 200, lambda w: Call("GET", "/api/audit")),
+    ("PATCH", f"{R}/settings"): Row(
+        C, 200, lambda w: Call("PATCH", f"{w.base}/settings", {"min_strength": "schwach"})
+    ),
+    ("GET", "/api/accounts"): Row(C, 200, lambda w: Call("GET", "/api/accounts")),
+    ("POST", "/api/accounts/{account_id}/revoke"): Row(
+        C, 200, lambda w: Call("POST", f"/api/accounts/{w.spare_account()}/revoke")
+    ),
+    ("POST", "/api/accounts/{account_id}/reissue"): Row(
+        C, 200, lambda w: Call("POST", f"/api/accounts/{w.spare_account()}/reissue")
+    ),
     ("GET", f"{R}/offers"): Row(C, 200, lambda w: Call("GET", f"{w.base}/offers")),
     ("POST", f"{R}/offers"): Row(C, 201, lambda w: Call("POST", f"{w.base}/offers", w.new_offer())),
     ("GET", f"{R}/offers/{{offer_id}}"): Row(

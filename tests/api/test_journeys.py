@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -88,7 +89,7 @@ def test_coordinator_journey(
             assert s["score"] == pytest.approx(e.score, abs=1e-6)
             assert s["parts"]["topic_fit"] == pytest.approx(e.topic_fit, abs=1e-6)
             assert s["parts"]["preference_bonus"] == pytest.approx(e.preference_bonus, abs=1e-9)
-            assert s["explanation"] == e.explanation.text
+            assert s["explanation"] == replace(e.explanation, strength=s["strength"]).text
 
     # Candidates of an offer: feasible applicants, best first, the engine's scores.
     offer_id = "H-008"
@@ -395,6 +396,7 @@ def test_applicant_sees_own_suggestions_only(
             "organisation",
             "city",
             "mentor_name",
+            "strength",
             "explanation",
             "status",
         }

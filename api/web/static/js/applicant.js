@@ -11,7 +11,7 @@ const STATUS = {
 };
 
 function topicSentences(explanation) {
-  const match = /^Thema: „([\s\S]*?)“ passt zu „([\s\S]*?)“ \(Ähnlichkeit/.exec(explanation);
+  const match = /^Thema: „([\s\S]*?)“ (?:passt gut zu|berührt|passt zu) „([\s\S]*?)“/.exec(explanation);
   return match ? [match[1], match[2]] : [null, null];
 }
 
@@ -26,6 +26,7 @@ function card(suggestion) {
     facts([
       ["Gastgeber", suggestion.organisation],
       ["Stadt", suggestion.city],
+      ["Passung", suggestion.strength],
       ["Mentorin oder Mentor", suggestion.mentor_name || "wird noch benannt"],
     ]),
     h("h4", {}, "Warum es passt"),

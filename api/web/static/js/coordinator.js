@@ -74,7 +74,7 @@ function offerLink(rid, id, text = id) {
 
 /** The matched sentences quoted at the start of an explanation, when the API gives no fields. */
 function topicSentences(explanation) {
-  const match = /^Thema: „([\s\S]*?)“ passt zu „([\s\S]*?)“ \(Ähnlichkeit/.exec(explanation);
+  const match = /^Thema: „([\s\S]*?)“ (?:passt gut zu|berührt|passt zu) „([\s\S]*?)“/.exec(explanation);
   return match ? [match[1], match[2]] : [null, null];
 }
 
