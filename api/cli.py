@@ -551,6 +551,8 @@ def revoke_user(
             fail(error.detail)
         session.commit()
     out.print(f"Zugang {account_id} widerrufen.")
+
+
 db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db, name="db")
 

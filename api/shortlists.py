@@ -33,7 +33,7 @@ from models.schemas import (
     ShortlistPublic,
     SuggestionPublic,
 )
-from models.tables import Applicant, PlacementStatus, Round
+from models.tables import Applicant, Placement, PlacementStatus, Round
 
 STATUS_LABELS = {
     PlacementStatus.PROPOSED: "vorgeschlagen",

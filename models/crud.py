@@ -430,7 +430,8 @@ def fill_audit_refs(*, session: Session, applicant_id: int, external_id: str) ->
     result = session.exec(
         update(AuditEntry)
         .where(
-            col(AuditEntry.applicant_id) == applicant_id, col(AuditEntry.applicant_public_id).is_(None)
+            col(AuditEntry.applicant_id) == applicant_id,
+            col(AuditEntry.applicant_public_id).is_(None),
         )
         .values(applicant_public_id=external_id)
     )

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import Engine, event, inspect, text
-from sqlmodel import SQLModel
+from sqlalchemy import Engine, event, text
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +133,5 @@ __all__ = [
     "DatabaseUnavailable",
     "check_writable",
     "guard_sqlite_file",
-    "missing_tables",
     "truncate_wal",
 ]

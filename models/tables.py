@@ -390,8 +390,8 @@ class AuditEntry(SQLModel, table=True):
     """One state change: who, when, what, why. Holds ids only, never names or texts.
 
     The ids are plain columns, not foreign keys, so entries outlive a deleted applicant. The
-    public ids (``applicant_public_id`` "A-001", ``offer_public_id`` "H-013") are what the log shows;
-    placement entries also keep the row ids (the GDPR access request finds them by those).
+    public ids (``applicant_public_id`` "A-001", ``offer_public_id`` "H-013") are what the log
+    shows; placement entries also keep the row ids (the GDPR access request finds them by those).
     Entries written before the public ids existed have NULL there and are read through the
     row ids.
     """

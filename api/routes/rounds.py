@@ -70,5 +70,3 @@ def import_json(
         services.import_records(session, round_id, offers=offers, applicants=applicants)
         session.commit()
     return ImportResult(offers=len(offers), applicants=len(applicants))
-
-
