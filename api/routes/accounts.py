@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api import services
-from api.deps import CoordinatorDep, IdPath, PrincipalDep, SessionDep, SettingsDep
-from models.schemas import AccountCreate, AccountIssued, AccountPublic, RowId, TokenPublic
+from api.deps import CoordinatorDep, IdPath, PlainDigits, PrincipalDep, SessionDep, SettingsDep
+from models.schemas import MAX_ROW_ID, AccountCreate, AccountIssued, AccountPublic, TokenPublic
 from models.tables import Account, utc_now
 
 router = APIRouter(prefix="/api/accounts", tags=["Zugänge"])
@@ -47,7 +47,9 @@ def issue_token(
 def list_tokens(
     session: SessionDep,
     _: CoordinatorDep,
-    round_id: Annotated[RowId | None, Query(description="only tokens of this round")] = None,
+    round_id: Annotated[
+        int | None, PlainDigits, Query(ge=1, le=MAX_ROW_ID, description="only tokens of this round")
+    ] = None,
 ) -> list[TokenPublic]:
     """Every token: label, role, binding, created, last used, expiry, state; never the secret."""
     return services.list_tokens(session, round_id=round_id)

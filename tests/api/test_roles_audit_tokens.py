@@ -79,7 +79,7 @@ def test_applicants_and_mentors_see_no_score_numbers(api: Api, api_round: int) -
         Role.APPLICANT, api_round, applicant_id=confirmed["applicant_id"]
     )
     _, mentor_token = api.issue(
-        Role.MENTOR, api_round, offer_ids=[confirmed["offer_id"], proposed["offer_id"]]
+        Role.MENTOR, api_round, offer_ids=sorted({confirmed["offer_id"], proposed["offer_id"]})
     )
     numbers = score_numbers(api, api_round, [confirmed["applicant_id"], proposed["applicant_id"]])
     as_applicant, as_mentor = bearer(applicant_token), bearer(mentor_token)
@@ -315,7 +315,13 @@ def test_learning_a_ranker_is_audited(
     api: Api, api_round: int, offers_data: list[Record], applicants_data: list[Record]
 ) -> None:
     pairs = [(a["id"], o["id"]) for a in applicants_data[:12] for o in offers_data[:6]]
-    api.add_placements(api_round, pairs[:MIN_DECISIONS_PER_CLASS], PlacementStatus.CONFIRMED)
+    # One confirmed place per applicant (a unique index): confirm newly imported people.
+    extra = [
+        {**applicants_data[i % 12], "id": f"L-{i:03d}"} for i in range(MIN_DECISIONS_PER_CLASS)
+    ]
+    api.ok("POST", f"/api/rounds/{api_round}/import", 201, json={"applicants": extra})
+    confirmed = [(a["id"], offers_data[i % 6]["id"]) for i, a in enumerate(extra)]
+    api.add_placements(api_round, confirmed, PlacementStatus.CONFIRMED)
     api.add_placements(api_round, pairs[-MIN_DECISIONS_PER_CLASS:], PlacementStatus.REJECTED)
     learned = api.ok("POST", f"/api/rounds/{api_round}/ranker/learn", 201)
     [entry] = api.ok("GET", f"/api/rounds/{api_round}/audit", params={"kind": "ranker_learned"})
