@@ -1,0 +1,308 @@
+"""Exact assignment under a total budget and placement quotas, with a proven optimality gap.
+
+Without the budget the problem is a min-cost flow (source → agency → applicant → offer → city →
+sink; quotas and capacities are arc capacities), so its LP relaxation has integral vertices. The
+budget is one side constraint on top. :func:`solve_limited` uses that structure instead of handing
+one binary per pair to a MILP solver:
+
+1. **Core LP with pricing.** The LP relaxation is solved on a small core of pairs (the best few
+   per applicant, by fit and by fit per euro); the duals price every allowed pair in one
+   vectorised pass and pairs with positive reduced cost join the core until none is left. The
+   duals give the bound ``y·b + Σ_i max(0, max_j rc_ij)``, valid for every integer solution.
+2. **Primal.** The LP vertex has few fractional pairs (a flow vertex plus one budget row): its
+   integral part, then a greedy fill within every limit, is a feasible solution (lower bound).
+3. **Reduced-cost fixing.** For any feasible x, ``u·x ≤ bound + rc·x`` with ``rc ≤ 0``: a solution
+   better than the primal uses only pairs with ``rc_ij > primal − bound``. A MILP (HiGHS through
+   ``scipy.optimize.milp``) over just those pairs is therefore exact for the whole problem; it is
+   usually a few hundred binaries instead of one per allowed pair.
+
+The MILP stops at ``time_limit``; the result then carries the best solution and the gap proven.
+The solver sees matrices and capacities only; ids and records stay in :mod:`matcher.assignment`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+#: Pairs per applicant in the first core, by fit and again by fit per euro.
+CORE_PER_ROW = 6
+#: Reduced costs above this count as positive (LP tolerances are around 1e-9).
+PRICE_TOLERANCE = 1e-9
+#: Relative gap at which the MILP over the remaining pairs may stop.
+MILP_GAP = 1e-9
+NO_LIMIT = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Side constraints of an assignment, as arrays; shapes follow the (n, m) utility matrix.
+
+    ``cost[i, j]`` is what placing row i on column j costs (≥ 0); ``budget`` caps the total
+    (None: no budget). Row i belongs to row group ``row_group[i]`` (an agency) that takes at
+    most ``row_group_cap[g]`` rows; column j to column group ``column_group[j]`` (a city) that
+    takes at most ``column_group_cap[k]`` rows. Use :data:`NO_LIMIT` for groups without a cap.
+    """
+
+    cost: np.ndarray
+    budget: float | None
+    row_group: np.ndarray
+    row_group_cap: np.ndarray
+    column_group: np.ndarray
+    column_group_cap: np.ndarray
+
+    @property
+    def binding(self) -> bool:
+        """Whether any limit beyond capacities is set."""
+        return (
+            self.budget is not None
+            or bool((self.row_group_cap < NO_LIMIT).any())
+            or bool((self.column_group_cap < NO_LIMIT).any())
+        )
+
+
+@dataclass(frozen=True)
+class LimitedSolution:
+    """``choice[i]`` is row i's column or -1; ``bound`` is a proven upper bound on the optimum."""
+
+    choice: np.ndarray
+    objective: float
+    bound: float
+    seconds: float
+    milp_pairs: int
+
+    @property
+    def gap(self) -> float:
+        """Proven relative optimality gap, (bound − objective) / max(|bound|, 1e-9)."""
+        return max(0.0, self.bound - self.objective) / max(abs(self.bound), 1e-9)
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """The allowed pairs as parallel arrays: pair k puts row ``row[k]`` on column ``col[k]``."""
+
+    row: np.ndarray
+    col: np.ndarray
+    utility: np.ndarray
+    cost: np.ndarray
+
+
+class _Problem:
+    """The LP/MILP rows shared by every subproblem: applicants, offers, agencies, cities, budget."""
+
+    def __init__(self, n: int, m: int, capacity: np.ndarray, limits: Limits) -> None:
+        self.n, self.m, self.limits = n, m, limits
+        self.row_caps = np.flatnonzero(limits.row_group_cap < NO_LIMIT)
+        self.column_caps = np.flatnonzero(limits.column_group_cap < NO_LIMIT)
+        self.upper = np.concatenate(
+            [
+                np.ones(n),
+                capacity.astype(np.float64),
+                limits.row_group_cap[self.row_caps].astype(np.float64),
+                limits.column_group_cap[self.column_caps].astype(np.float64),
+                [limits.budget] if limits.budget is not None else [],
+            ]
+        )
+        # Constraint index of each row group / column group, or -1 when it has no cap.
+        self._row_group_at = np.full(len(limits.row_group_cap), -1)
+        self._row_group_at[self.row_caps] = n + m + np.arange(len(self.row_caps))
+        self._column_group_at = np.full(len(limits.column_group_cap), -1)
+        start = n + m + len(self.row_caps)
+        self._column_group_at[self.column_caps] = start + np.arange(len(self.column_caps))
+
+    def matrix(self, pairs: _Pairs) -> sparse.csc_matrix:
+        """Constraint matrix with one column per pair."""
+        k = np.arange(len(pairs.row))
+        entries = [(pairs.row, k), (self.n + pairs.col, k)]
+        for at in (
+            self._row_group_at[self.limits.row_group[pairs.row]],
+            self._column_group_at[self.limits.column_group[pairs.col]],
+        ):
+            entries.append((at[at >= 0], k[at >= 0]))
+        rows = [r for r, _ in entries]
+        cols = [c for _, c in entries]
+        values = [np.ones(len(r)) for r in rows]
+        if self.limits.budget is not None:
+            rows.append(np.full(len(k), len(self.upper) - 1))
+            cols.append(k)
+            values.append(pairs.cost)
+        return sparse.csc_matrix(
+            (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(len(self.upper), len(k)),
+        )
+
+    def reduced_costs(self, pairs: _Pairs, duals: np.ndarray) -> np.ndarray:
+        """rc_k = utility_k − (dual prices of every row pair k uses); duals ≥ 0."""
+        price = duals[pairs.row] + duals[self.n + pairs.col]
+        for at in (
+            self._row_group_at[self.limits.row_group[pairs.row]],
+            self._column_group_at[self.limits.column_group[pairs.col]],
+        ):
+            price = price + np.where(at >= 0, duals[np.maximum(at, 0)], 0.0)
+        if self.limits.budget is not None:
+            price = price + duals[-1] * pairs.cost
+        return pairs.utility - price
+
+    def bound(self, pairs: _Pairs, duals: np.ndarray, reduced: np.ndarray) -> float:
+        """Lagrangian upper bound y·b + Σ_i max(0, max_k rc_k) over all pairs; valid always."""
+        best = np.zeros(self.n)
+        np.maximum.at(best, pairs.row, reduced)
+        return float(duals @ self.upper + best.sum())
+
+
+def solve_limited(
+    utility: np.ndarray,
+    allowed: np.ndarray,
+    capacity: np.ndarray,
+    limits: Limits,
+    *,
+    time_limit: float = 60.0,
+) -> LimitedSolution:
+    """Maximise total ``utility`` (all > 0) over allowed pairs within capacities and limits."""
+    started = time.perf_counter()
+    n, m = utility.shape
+    capacity = np.maximum(np.asarray(capacity, dtype=np.int64), 0)
+    pairs = _allowed_pairs(utility, allowed, capacity, limits)
+    problem = _Problem(n, m, capacity, limits)
+    if len(pairs.row) == 0:
+        return LimitedSolution(np.full(n, -1), 0.0, 0.0, time.perf_counter() - started, 0)
+    core = _first_core(pairs, n)
+    while True:
+        x, duals = _solve_lp(problem, _subset(pairs, core))
+        reduced = problem.reduced_costs(pairs, duals)
+        entering = np.flatnonzero(reduced > PRICE_TOLERANCE)
+        entering = entering[~np.isin(entering, core)]
+        if len(entering) == 0:
+            break
+        core = np.union1d(core, entering[np.argsort(-reduced[entering])[: 4 * n + 10]])
+    bound = problem.bound(pairs, duals, reduced)
+    chosen = _greedy_fill(pairs, core[x > 1 - 1e-6], core, n, capacity, limits)
+    lower = float(pairs.utility[chosen].sum())
+    tolerance = 1e-9 * max(abs(bound), 1.0)
+    milp_pairs = 0
+    if bound - lower > tolerance:
+        candidates = np.flatnonzero(reduced > lower - bound - tolerance)
+        milp_pairs = len(candidates)
+        remaining = time_limit - (time.perf_counter() - started)
+        picked, value, milp_bound = _solve_milp(problem, _subset(pairs, candidates), remaining)
+        if picked is not None and value > lower:
+            chosen, lower = candidates[picked], value
+        # Global optimum ≤ max(best over candidates, lower) ≤ the LP bound.
+        bound = min(bound, max(milp_bound, lower))
+    choice = np.full(n, -1, dtype=np.int64)
+    choice[pairs.row[chosen]] = pairs.col[chosen]
+    objective = float(pairs.utility[chosen].sum())
+    return LimitedSolution(
+        choice, objective, max(bound, objective), time.perf_counter() - started, milp_pairs
+    )
+
+
+def _allowed_pairs(
+    utility: np.ndarray, allowed: np.ndarray, capacity: np.ndarray, limits: Limits
+) -> _Pairs:
+    """Allowed pairs that could be used at all: free place, open quotas, cost within budget."""
+    usable = allowed & (capacity > 0)[None, :]
+    usable &= (limits.row_group_cap[limits.row_group] > 0)[:, None]
+    usable &= (limits.column_group_cap[limits.column_group] > 0)[None, :]
+    if limits.budget is not None:
+        usable &= limits.cost <= limits.budget
+    row, col = np.nonzero(usable)
+    return _Pairs(row, col, utility[row, col].astype(np.float64), limits.cost[row, col] * 1.0)
+
+
+def _subset(pairs: _Pairs, index: np.ndarray) -> _Pairs:
+    return _Pairs(pairs.row[index], pairs.col[index], pairs.utility[index], pairs.cost[index])
+
+
+def _first_core(pairs: _Pairs, n: int) -> np.ndarray:
+    """The best ``CORE_PER_ROW`` pairs of each row by utility and by utility per unit of cost."""
+    picked = [_top_per_row(pairs.row, pairs.utility, n)]
+    if pairs.cost.any():
+        picked.append(_top_per_row(pairs.row, pairs.utility / (pairs.cost + 1.0), n))
+    return np.unique(np.concatenate(picked))
+
+
+def _top_per_row(row: np.ndarray, value: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``CORE_PER_ROW`` largest values within each row (``row`` ascending)."""
+    order = np.lexsort((-value, row))
+    starts = np.searchsorted(row[order], np.arange(n))
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.append(starts, len(order))))
+    return order[rank < CORE_PER_ROW]
+
+
+def _solve_lp(problem: _Problem, pairs: _Pairs) -> tuple[np.ndarray, np.ndarray]:
+    """LP relaxation over ``pairs``: the vertex x and the duals (≥ 0) of every constraint row."""
+    result = linprog(
+        -pairs.utility,
+        A_ub=problem.matrix(pairs),
+        b_ub=problem.upper,
+        bounds=(0, None),
+        method="highs-ds",
+    )
+    if result.status != 0:
+        raise RuntimeError(f"LP relaxation failed: {result.message}")
+    return result.x, -result.ineqlin.marginals
+
+
+def _solve_milp(
+    problem: _Problem, pairs: _Pairs, time_limit: float
+) -> tuple[np.ndarray | None, float, float]:
+    """Best subset of ``pairs`` (indices), its value and HiGHS's proven bound for the subset."""
+    result = milp(
+        -pairs.utility,
+        constraints=LinearConstraint(problem.matrix(pairs), -np.inf, problem.upper),
+        integrality=np.ones(len(pairs.row)),
+        bounds=Bounds(0, 1),
+        options={"time_limit": max(time_limit, 1.0), "mip_rel_gap": MILP_GAP},
+    )
+    dual_bound = -float(getattr(result, "mip_dual_bound", np.nan))
+    if result.x is None:
+        return None, -np.inf, dual_bound if np.isfinite(dual_bound) else np.inf
+    picked = np.flatnonzero(result.x > 0.5)
+    value = float(pairs.utility[picked].sum())
+    return picked, value, dual_bound if np.isfinite(dual_bound) else value
+
+
+def _greedy_fill(
+    pairs: _Pairs,
+    start: np.ndarray,
+    core: np.ndarray,
+    n: int,
+    capacity: np.ndarray,
+    limits: Limits,
+) -> np.ndarray:
+    """``start`` (feasible) plus core pairs, best utility first, while every limit holds."""
+    load = np.bincount(pairs.col[start], minlength=len(capacity))
+    row_groups = np.bincount(
+        limits.row_group[pairs.row[start]], minlength=len(limits.row_group_cap)
+    )
+    column_groups = np.bincount(
+        limits.column_group[pairs.col[start]], minlength=len(limits.column_group_cap)
+    )
+    spent = float(pairs.cost[start].sum())
+    budget = np.inf if limits.budget is None else limits.budget
+    placed = np.zeros(n, dtype=bool)
+    placed[pairs.row[start]] = True
+    chosen = list(start.tolist())
+    for k in core[np.argsort(-pairs.utility[core], kind="stable")].tolist():
+        i, j = int(pairs.row[k]), int(pairs.col[k])
+        g, c = limits.row_group[i], limits.column_group[j]
+        if (
+            placed[i]
+            or load[j] >= capacity[j]
+            or row_groups[g] >= limits.row_group_cap[g]
+            or column_groups[c] >= limits.column_group_cap[c]
+            or spent + pairs.cost[k] > budget
+        ):
+            continue
+        placed[i] = True
+        load[j] += 1
+        row_groups[g] += 1
+        column_groups[c] += 1
+        spent += float(pairs.cost[k])
+        chosen.append(k)
+    return np.asarray(chosen, dtype=np.int64)
