@@ -25,9 +25,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 #: Pairs per applicant in the first core, by fit and again by fit per euro.
 CORE_PER_ROW = 6
@@ -170,35 +170,86 @@ def solve_limited(
     problem = _Problem(n, m, capacity, limits)
     if len(pairs.row) == 0:
         return LimitedSolution(np.full(n, -1), 0.0, 0.0, time.perf_counter() - started, 0)
-    core = _first_core(pairs, n)
-    while True:
-        x, duals = _solve_lp(problem, _subset(pairs, core))
-        reduced = problem.reduced_costs(pairs, duals)
-        entering = np.flatnonzero(reduced > PRICE_TOLERANCE)
-        entering = entering[~np.isin(entering, core)]
-        if len(entering) == 0:
-            break
-        core = np.union1d(core, entering[np.argsort(-reduced[entering])[: 4 * n + 10]])
-    bound = problem.bound(pairs, duals, reduced)
-    chosen = _greedy_fill(pairs, core[x > 1 - 1e-6], core, n, capacity, limits)
+    relaxed = _price_and_solve(problem, pairs)
+    bound = relaxed.bound
+    near_reach = _kth_largest(relaxed.reduced, 4 * n + 100)
+    near = np.flatnonzero(relaxed.reduced >= -near_reach)
+    near = near[np.argsort(-relaxed.reduced[near], kind="stable")]
+    chosen = _greedy_fill(pairs, relaxed.integral, near, n, capacity, limits)
     lower = float(pairs.utility[chosen].sum())
     tolerance = 1e-9 * max(abs(bound), 1.0)
     milp_pairs = 0
-    if bound - lower > tolerance:
-        candidates = np.flatnonzero(reduced > lower - bound - tolerance)
-        milp_pairs = len(candidates)
+    # Grow the pairs the MILP may use until they hold every pair an improvement would need.
+    reach = min(relaxed.value - lower, near_reach)
+    while bound - lower > tolerance:
         remaining = time_limit - (time.perf_counter() - started)
-        picked, value, milp_bound = _solve_milp(problem, _subset(pairs, candidates), remaining)
-        if picked is not None and value > lower:
+        candidates = np.flatnonzero(relaxed.reduced > -reach - tolerance)
+        milp_pairs = len(candidates)
+        incumbent = np.flatnonzero(np.isin(candidates, chosen))
+        picked, value, subset_bound = _solve_milp(
+            problem, _subset(pairs, candidates), incumbent, remaining
+        )
+        if value > lower:
             chosen, lower = candidates[picked], value
-        # Global optimum ≤ max(best over candidates, lower) ≤ the LP bound.
-        bound = min(bound, max(milp_bound, lower))
+        # A solution using a pair outside the candidates is worth at most value - reach.
+        bound = min(bound, max(subset_bound, relaxed.value - reach, lower))
+        needed = relaxed.value - lower
+        if needed <= reach + tolerance or time.perf_counter() - started >= time_limit:
+            break
+        reach = needed
     choice = np.full(n, -1, dtype=np.int64)
     choice[pairs.row[chosen]] = pairs.col[chosen]
     objective = float(pairs.utility[chosen].sum())
     return LimitedSolution(
         choice, objective, max(bound, objective), time.perf_counter() - started, milp_pairs
     )
+
+
+@dataclass(frozen=True)
+class _Relaxation:
+    """The LP relaxation over all pairs, solved on a core: value y·b, bound, reduced costs."""
+
+    value: float
+    bound: float
+    reduced: np.ndarray
+    integral: np.ndarray
+
+
+def _price_and_solve(problem: _Problem, pairs: _Pairs) -> _Relaxation:
+    """Solve the LP on a growing core until no pair outside it has a positive reduced cost.
+
+    The first core is solved by interior point (with crossover to a vertex); entering pairs are
+    added as columns to the same model, so every later solve is a warm-started simplex.
+    """
+    core = _first_core(pairs, problem.n)
+    highs = _highs(problem, _subset(pairs, core), integer=False)
+    highs.setOptionValue("solver", "ipm")
+    while True:
+        _run(highs)
+        solution = highs.getSolution()
+        duals = -np.asarray(solution.row_dual)
+        reduced = problem.reduced_costs(pairs, duals)
+        entering = np.setdiff1d(np.flatnonzero(reduced > PRICE_TOLERANCE), core)
+        if len(entering) == 0:
+            break
+        entering = entering[np.argsort(-reduced[entering])[: 4 * problem.n + 10]]
+        _add_columns(highs, problem.matrix(_subset(pairs, entering)), -pairs.utility[entering])
+        highs.setOptionValue("solver", "simplex")
+        core = np.concatenate([core, entering])
+    x = np.asarray(solution.col_value)
+    return _Relaxation(
+        value=float(duals @ problem.upper),
+        bound=problem.bound(pairs, duals, reduced),
+        reduced=reduced,
+        integral=core[x > 1 - 1e-6],
+    )
+
+
+def _kth_largest(values: np.ndarray, k: int) -> float:
+    """Minus the k-th largest value: the reach that takes about k pairs in."""
+    if len(values) <= k:
+        return float(-values.min())
+    return float(-np.partition(values, len(values) - k)[len(values) - k])
 
 
 def _allowed_pairs(
@@ -234,48 +285,84 @@ def _top_per_row(row: np.ndarray, value: np.ndarray, n: int) -> np.ndarray:
     return order[rank < CORE_PER_ROW]
 
 
-def _solve_lp(problem: _Problem, pairs: _Pairs) -> tuple[np.ndarray, np.ndarray]:
-    """LP relaxation over ``pairs``: the vertex x and the duals (≥ 0) of every constraint row."""
-    result = linprog(
-        -pairs.utility,
-        A_ub=problem.matrix(pairs),
-        b_ub=problem.upper,
-        bounds=(0, None),
-        method="highs-ds",
+def _highs(problem: _Problem, pairs: _Pairs, *, integer: bool) -> highspy.Highs:
+    """A quiet HiGHS model: minimise −utility over the pairs, rows ≤ ``problem.upper``."""
+    matrix = problem.matrix(pairs)
+    k = len(pairs.row)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = k, len(problem.upper)
+    lp.col_cost_ = -pairs.utility
+    lp.col_lower_ = np.zeros(k)
+    lp.col_upper_ = np.ones(k) if integer else np.full(k, highspy.kHighsInf)
+    lp.row_lower_ = np.full(len(problem.upper), -highspy.kHighsInf)
+    lp.row_upper_ = problem.upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * k
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("random_seed", 0)
+    highs.passModel(lp)
+    return highs
+
+
+def _add_columns(highs: highspy.Highs, matrix: sparse.csc_matrix, cost: np.ndarray) -> None:
+    k = matrix.shape[1]
+    highs.addCols(
+        k,
+        cost,
+        np.zeros(k),
+        np.full(k, highspy.kHighsInf),
+        matrix.nnz,
+        matrix.indptr[:-1].astype(np.int32),
+        matrix.indices.astype(np.int32),
+        matrix.data,
     )
-    if result.status != 0:
-        raise RuntimeError(f"LP relaxation failed: {result.message}")
-    return result.x, -result.ineqlin.marginals
+
+
+def _run(highs: highspy.Highs) -> None:
+    highs.run()
+    status = highs.getModelStatus()
+    if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit):
+        raise RuntimeError(f"HiGHS: {highs.modelStatusToString(status)}")
 
 
 def _solve_milp(
-    problem: _Problem, pairs: _Pairs, time_limit: float
-) -> tuple[np.ndarray | None, float, float]:
-    """Best subset of ``pairs`` (indices), its value and HiGHS's proven bound for the subset."""
-    result = milp(
-        -pairs.utility,
-        constraints=LinearConstraint(problem.matrix(pairs), -np.inf, problem.upper),
-        integrality=np.ones(len(pairs.row)),
-        bounds=Bounds(0, 1),
-        options={"time_limit": max(time_limit, 1.0), "mip_rel_gap": MILP_GAP},
-    )
-    dual_bound = -float(getattr(result, "mip_dual_bound", np.nan))
-    if result.x is None:
-        return None, -np.inf, dual_bound if np.isfinite(dual_bound) else np.inf
-    picked = np.flatnonzero(result.x > 0.5)
+    problem: _Problem, pairs: _Pairs, incumbent: np.ndarray, time_limit: float
+) -> tuple[np.ndarray, float, float]:
+    """Best subset of ``pairs`` (indices), its value and HiGHS's proven bound for the subset.
+
+    ``incumbent`` (indices into ``pairs``, feasible) starts the search, so HiGHS prunes with it
+    from the first node and a stop at the time limit returns at least it.
+    """
+    highs = _highs(problem, pairs, integer=True)
+    highs.setOptionValue("time_limit", max(time_limit, 0.1))
+    highs.setOptionValue("mip_rel_gap", MILP_GAP)
+    start = np.zeros(len(pairs.row))
+    start[incumbent] = 1.0
+    solution = highspy.HighsSolution()
+    solution.col_value = start
+    solution.value_valid = True
+    highs.setSolution(solution)
+    _run(highs)
+    picked = np.flatnonzero(np.asarray(highs.getSolution().col_value) > 0.5)
     value = float(pairs.utility[picked].sum())
-    return picked, value, dual_bound if np.isfinite(dual_bound) else value
+    dual_bound = -float(highs.getInfo().mip_dual_bound)
+    return picked, value, dual_bound if np.isfinite(dual_bound) else np.inf
 
 
 def _greedy_fill(
     pairs: _Pairs,
     start: np.ndarray,
-    core: np.ndarray,
+    order: np.ndarray,
     n: int,
     capacity: np.ndarray,
     limits: Limits,
 ) -> np.ndarray:
-    """``start`` (feasible) plus core pairs, best utility first, while every limit holds."""
+    """``start`` (feasible) plus ``order``'s pairs in turn, while every limit holds."""
     load = np.bincount(pairs.col[start], minlength=len(capacity))
     row_groups = np.bincount(
         limits.row_group[pairs.row[start]], minlength=len(limits.row_group_cap)
@@ -288,7 +375,7 @@ def _greedy_fill(
     placed = np.zeros(n, dtype=bool)
     placed[pairs.row[start]] = True
     chosen = list(start.tolist())
-    for k in core[np.argsort(-pairs.utility[core], kind="stable")].tolist():
+    for k in order.tolist():
         i, j = int(pairs.row[k]), int(pairs.col[k])
         g, c = limits.row_group[i], limits.column_group[j]
         if (
