@@ -74,6 +74,8 @@ LanguageCode = Annotated[str, BeforeValidator(_language_code)]
 ShortText = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=MAX_SHORT_CHARS)]
 LongText = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 Weeks = Annotated[int, Field(ge=1, le=52)]
+#: EUR; the cap only rejects typos (a stay costs a few thousand euros).
+Euros = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
 
 
 class _Record(BaseModel):
@@ -101,6 +103,13 @@ class Offer(_Record):
     mentor_name: ShortText | None = None
     mentor_email: ShortText | None = None
     tags: list[ShortText] = Field(default_factory=list, max_length=50)
+    travel_cost: Euros | None = None
+    weekly_cost: Euros | None = None
+
+    @property
+    def has_costs(self) -> bool:
+        """Whether the offer states its own costs (else the round's table for its city applies)."""
+        return self.travel_cost is not None or self.weekly_cost is not None
 
     @model_validator(mode="after")
     def _check_ranges(self) -> Self:
@@ -124,6 +133,12 @@ class Applicant(_Record):
     available_until: IsoDate
     weeks_wanted: Weeks
     motivation: LongText
+    agency: ShortText | None = None
+
+    @property
+    def quota_agency(self) -> str:
+        """The agency whose quota this application counts against (default: from the unit)."""
+        return self.agency or self.home_organisation.split(" – ", 1)[0].strip()
 
     @model_validator(mode="after")
     def _check_ranges(self) -> Self:
@@ -244,6 +259,7 @@ csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
 # Same fields as the JSON format, one record per row: lists as "a;b", languages as "de:C2;en:B1".
 _LIST_FIELDS = frozenset({"working_languages", "tags", "preferred_cities"})
 _INT_FIELDS = frozenset({"capacity", "min_weeks", "max_weeks", "weeks_wanted"})
+_NUMBER_FIELDS = frozenset({"travel_cost", "weekly_cost"})
 
 
 def _required_fields(kind: type[Offer] | type[Applicant]) -> list[str]:
@@ -257,6 +273,11 @@ def _csv_value(field: str, cell: str) -> Any:
     if field in _INT_FIELDS:
         try:
             return int(cell)
+        except ValueError:
+            return cell
+    if field in _NUMBER_FIELDS:
+        try:
+            return float(cell.replace(",", "."))
         except ValueError:
             return cell
     if field == "languages":
