@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 
 import matcher
 from api import learning, services
-from api.funding import cost_json, funding_of
 from api.errors import ApiError
+from api.funding import cost_json, funding_of
 from api.settings import get_settings
 from matcher import (
     Assignment,
@@ -40,6 +40,8 @@ from models.tables import Role
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO_ROUND = "Beispielrunde 2027 (Demo)"
+#: EUR; placing everyone possible in the sample round would cost 161 360 €.
+DEMO_BUDGET = 100_000.0
 EXIT_INVALID_INPUT = 2
 
 app = typer.Typer(
@@ -367,8 +369,16 @@ def demo(
         Path, typer.Option("--fixtures", help="Folder with offers.json and applicants.json")
     ] = FIXTURES,
     mode: ModeOption = Mode.MAX_PLACED,
+    budget: BudgetOption = DEMO_BUDGET,
+    agency_quota: AgencyQuotaOption = None,
+    city_quota: CityQuotaOption = None,
 ) -> None:
-    """Load the sample round into the database, embed, assign and print the proposal."""
+    """Load the sample round into the database, embed, assign and print the proposal.
+
+    The sample round's central fund (``--budget``) binds: it pays about 60 % of what placing
+    everyone possible would cost.
+    """
+    funding = cli_funding(budget, agency_quota, city_quota, None)
     settings = get_settings()
     applicants, offers = read_records(fixtures / "applicants.json", fixtures / "offers.json")
     engine = database()
@@ -386,7 +396,7 @@ def demo(
         assert round_.id is not None
         scorer = services.make_scorer(engine, settings.model)
         _, scores, assignment = services.propose(
-            session, scorer, round_.id, mode=mode, show_progress=True
+            session, scorer, round_.id, mode=mode, show_progress=True, funding=funding
         )
     print_assignment(scores, assignment)
     out.print(f"Neu eingebettete Texte: {scorer.embedder.encoded_count} (0: alle aus dem Cache)")

@@ -17,6 +17,7 @@ import matcher
 from api.auth import Principal, hash_token, new_token
 from api.errors import Conflict, NotFound, Unprocessable
 from matcher import Applicant, Assignment, Mode, Offer, PairScores, TopicScorer
+from matcher.funding import Funding
 from models import crud, tables
 from models.schemas import AccountPublic, PlacementView, RoundSummary
 from models.store import SqlEmbeddingStore
@@ -160,12 +161,18 @@ def store_proposals(
 
 
 def propose(
-    session: Session, scorer: TopicScorer, round_id: int, *, mode: Mode, show_progress: bool = False
+    session: Session,
+    scorer: TopicScorer,
+    round_id: int,
+    *,
+    mode: Mode,
+    show_progress: bool = False,
+    funding: Funding | None = None,
 ) -> tuple[RoundState, PairScores, Assignment]:
     """Batch-assign a round and store its proposals; confirmed stay, rejected are excluded."""
     state = load_round(session, round_id)
     scores = score_round(scorer, state, show_progress=show_progress)
-    assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
+    assignment = matcher.assign(scores, mode=mode, rejected=state.rejected, funding=funding)
     store_proposals(session, round_id, state, assignment)
     session.commit()
     return state, scores, assignment
