@@ -21,6 +21,8 @@ from sqlmodel import Session
 import matcher
 from api import learning, services
 from api.errors import Conflict
+from api.funding import cost_json, funding_of
+from api.settings import get_settings
 from matcher import Assignment, Mode, TopicScorer
 from models import crud
 from models.tables import MatchingRun, RoundStatus, RunStatus, utc_now
@@ -45,13 +47,28 @@ class RunManager:
         #: Called between stages with (run id, stage); tests use it to cancel or fail a run.
         self.on_stage: Callable[[int, str], None] | None = None
 
-    def start(self, session: Session, *, round_id: int, mode: Mode, actor: str) -> MatchingRun:
-        """Queue a run for a round, unless one is already queued or running."""
+    def start(
+        self,
+        session: Session,
+        *,
+        round_id: int,
+        mode: Mode,
+        actor: str,
+        parameters: dict[str, Any] | None = None,
+    ) -> MatchingRun:
+        """Queue a run for a round, unless one is already queued or running.
+
+        ``parameters``: budget, quotas and cost table (``schemas.FundingIn``), kept on the run.
+        """
         with self.write_lock:
             if crud.active_run(session=session, round_id=round_id) is not None:
                 raise Conflict("Für diese Runde läuft bereits eine Zuordnung.")
             run = crud.create_run(
-                session=session, round_id=round_id, mode=mode.value, created_by=actor
+                session=session,
+                round_id=round_id,
+                mode=mode.value,
+                created_by=actor,
+                parameters=parameters,
             )
             session.commit()
         assert run.id is not None
@@ -94,13 +111,14 @@ class RunManager:
     def _run(self, session: Session, run: MatchingRun) -> None:
         assert run.id is not None
         mode = Mode(run.mode)
+        funding = funding_of(run.parameters, time_limit=get_settings().assign_time_limit)
         self._stage(session, run, RunStatus.RUNNING, "Runde laden", 0.05)
         state = services.load_round(session, run.round_id)
         round_ = services.require_round(session, run.round_id)
         self._stage(session, run, RunStatus.RUNNING, "Texte einbetten und bewerten", 0.15)
         scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
         self._stage(session, run, RunStatus.RUNNING, "Zuordnung berechnen", 0.7)
-        assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
+        assignment = matcher.assign(scores, mode=mode, rejected=state.rejected, funding=funding)
         self._stage(session, run, RunStatus.RUNNING, "Vorschläge speichern", 0.9)
         with self.write_lock:
             round_ = services.require_round(session, run.round_id)
@@ -110,7 +128,9 @@ class RunManager:
             if fresh != state:  # decisions or records changed while this run was computing
                 state = fresh
                 scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
-                assignment = matcher.assign(scores, mode=mode, rejected=state.rejected)
+                assignment = matcher.assign(
+                    scores, mode=mode, rejected=state.rejected, funding=funding
+                )
             self._check_cancel(session, run)
             ids = services.store_proposals(session, run.round_id, state, assignment, run_id=run.id)
             run.result = _result(assignment, ids, scores.feasibility.free_places.sum())
@@ -162,6 +182,7 @@ def _result(assignment: Assignment, placement_ids: dict[str, int], places: Any) 
                 "applicant_id": p.applicant_id,
                 "offer_id": p.offer_id,
                 "score": round(p.score, 6),
+                "cost": round(p.cost, 2),
             }
             for p in proposals
         ],
@@ -176,6 +197,7 @@ def _result(assignment: Assignment, placement_ids: dict[str, int], places: Any) 
         "alternates": {offer: list(ids) for offer, ids in assignment.alternates.items()},
         "total_score": round(assignment.total_score, 6),
         "places_left": int(places) - len(proposals),
+        **cost_json(assignment),
     }
 
 

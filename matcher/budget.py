@@ -145,7 +145,8 @@ class _Problem:
             price = price + np.where(at >= 0, duals[np.maximum(at, 0)], 0.0)
         if self.limits.budget is not None:
             price = price + duals[-1] * pairs.cost
-        return pairs.utility - price
+        reduced: np.ndarray = pairs.utility - price
+        return reduced
 
     def bound(self, pairs: _Pairs, duals: np.ndarray, reduced: np.ndarray) -> float:
         """Lagrangian upper bound y·b + Σ_i max(0, max_k rc_k) over all pairs; valid always."""
@@ -302,7 +303,7 @@ def _highs(problem: _Problem, pairs: _Pairs, *, integer: bool) -> highspy.Highs:
     lp.a_matrix_.value_ = matrix.data
     if integer:
         lp.integrality_ = [highspy.HighsVarType.kInteger] * k
-    highs = highspy.Highs()
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("random_seed", 0)
     highs.passModel(lp)

@@ -8,7 +8,6 @@ budget and the quotas before the solver sees them.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -144,11 +143,15 @@ def cost_report(
     seconds: float,
 ) -> CostReport:
     """Totals over every placement of the round, confirmed ones included."""
-    per_city: Counter[str] = Counter()
-    per_agency: Counter[str] = Counter()
+    per_city: dict[str, float] = {}
+    per_agency: dict[str, float] = {}
     for i, j in placed:
-        per_city[groups.cities[groups.offer_city[j]]] += float(cost[i, j])
-        per_agency[groups.agencies[groups.applicant_agency[i]]] += float(cost[i, j])
+        city, agency = (
+            groups.cities[groups.offer_city[j]],
+            groups.agencies[groups.applicant_agency[i]],
+        )
+        per_city[city] = per_city.get(city, 0.0) + float(cost[i, j])
+        per_agency[agency] = per_agency.get(agency, 0.0) + float(cost[i, j])
     return CostReport(
         total_cost=float(sum(cost[i, j] for i, j in placed)),
         budget=funding.budget,

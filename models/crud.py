@@ -8,6 +8,7 @@ is stored whole or not at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlmodel import Session, SQLModel, col, delete, func, select
 
@@ -232,8 +233,15 @@ def mentor_offer_ids(*, session: Session, account_id: int) -> list[int]:
     return list(session.exec(statement).all())
 
 
-def create_run(*, session: Session, round_id: int, mode: str, created_by: str) -> MatchingRun:
-    run = MatchingRun(round_id=round_id, mode=mode, created_by=created_by)
+def create_run(
+    *,
+    session: Session,
+    round_id: int,
+    mode: str,
+    created_by: str,
+    parameters: dict[str, Any] | None = None,
+) -> MatchingRun:
+    run = MatchingRun(round_id=round_id, mode=mode, created_by=created_by, parameters=parameters)
     session.add(run)
     session.flush()
     return run
