@@ -77,8 +77,11 @@ class LimitedSolution:
 
     @property
     def gap(self) -> float:
-        """Proven relative optimality gap, (bound − objective) / max(|bound|, 1e-9)."""
-        return max(0.0, self.bound - self.objective) / max(abs(self.bound), 1e-9)
+        """Proven relative optimality gap, (bound − objective) / max(|bound|, 1).
+
+        Below a total of 1 the gap is absolute: LP tolerances (~1e-9) are absolute too.
+        """
+        return max(0.0, self.bound - self.objective) / max(abs(self.bound), 1.0)
 
 
 @dataclass(frozen=True)

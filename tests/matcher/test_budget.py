@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from dataclasses import dataclass
 
@@ -11,10 +13,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from matcher import Mode, assign, solve
+from matcher import InvalidRecordsError, Mode, Offer, assign, load_offers_csv, parse_records, solve
 from matcher.budget import NO_LIMIT, Limits, solve_limited
 from matcher.funding import CityCost, Funding, cost_matrix, euros
-from tests.matcher.conftest import build_scores, make_applicant, make_offer
+from tests.matcher.conftest import build_scores, make_applicant, make_offer, offer_dict
 from tests.matcher.test_assignment import Round, rounds
 
 TOLERANCE = 1e-9
@@ -304,3 +306,30 @@ def test_offer_costs_win_over_the_city_table() -> None:
     table = {"Tokio": CityCost(1.0, 1.0), "Wien": CityCost(100.0, 10.0)}
     cost = cost_matrix(applicants, offers, table)
     assert cost.tolist() == [[3400.0, 120.0]] * 3
+
+
+# --- records: cost and agency fields -----------------------------------------------------------
+
+
+def test_cost_fields_are_validated_and_agency_defaults_to_the_unit_s_body() -> None:
+    with pytest.raises(InvalidRecordsError) as error:
+        parse_records(Offer, [offer_dict(id="O-1", travel_cost=-5)])
+    [problem] = error.value.problems
+    assert (problem.record_id, problem.field) == ("O-1", "travel_cost")
+    assert make_offer(weekly_cost=300).has_costs and not make_offer().has_costs
+    unit = make_applicant(home_organisation="Bezirksamt Pankow – Ordnungsamt")
+    assert unit.quota_agency == "Bezirksamt Pankow"
+    assert make_applicant(agency="Senatskanzlei").quota_agency == "Senatskanzlei"
+
+
+def test_csv_costs_accept_a_decimal_comma() -> None:
+    offer = offer_dict(id="O-1")
+    columns = [*offer.keys(), "travel_cost", "weekly_cost"]
+    cells = [";".join(v) if isinstance(v, list) else str(v) for v in offer.values()] + [
+        "350,50",
+        "600",
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([columns, cells])
+    [parsed] = load_offers_csv(buffer.getvalue())
+    assert (parsed.travel_cost, parsed.weekly_cost) == (350.5, 600.0)
