@@ -184,10 +184,13 @@ def solve_limited(
     tolerance = 1e-9 * max(abs(bound), 1.0)
     milp_pairs = 0
     # Grow the pairs the MILP may use until they hold every pair an improvement would need.
-    reach = min(relaxed.value - lower, near_reach)
+    reach = max(min(relaxed.value - lower, near_reach), 0.0)
     while bound - lower > tolerance:
         remaining = time_limit - (time.perf_counter() - started)
         candidates = np.flatnonzero(relaxed.reduced > -reach - tolerance)
+        if len(candidates) == 0:  # every solution with a pair is worth at most value - reach
+            bound = min(bound, max(lower, relaxed.value - reach))
+            break
         milp_pairs = len(candidates)
         incumbent = np.flatnonzero(np.isin(candidates, chosen))
         picked, value, subset_bound = _solve_milp(
@@ -353,9 +356,18 @@ def _solve_milp(
     highs.setSolution(solution)
     _run(highs)
     picked = np.flatnonzero(np.asarray(highs.getSolution().col_value) > 0.5)
+    # HiGHS checks rows within its tolerance; the rounded picks must keep them exactly.
+    if not _keeps_rows(problem, pairs, picked):
+        picked = incumbent
     value = float(pairs.utility[picked].sum())
     dual_bound = -float(highs.getInfo().mip_dual_bound)
     return picked, value, dual_bound if np.isfinite(dual_bound) else np.inf
+
+
+def _keeps_rows(problem: _Problem, pairs: _Pairs, picked: np.ndarray) -> bool:
+    x = np.zeros(len(pairs.row))
+    x[picked] = 1.0
+    return bool((problem.matrix(pairs) @ x <= problem.upper).all())
 
 
 def _greedy_fill(
