@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 import matcher
 from api import learning, office, services
 from api.errors import ApiError
+from api.funding import cost_json, funding_of
 from api.settings import get_settings
 from matcher import (
     Assignment,
@@ -32,6 +34,7 @@ from matcher import (
     SourceInfo,
 )
 from matcher.records import decode_json
+from matcher.funding import Funding, euros
 from matcher.rerank import DecisionReranker, with_reranker
 from matcher.tabular import RecordT
 from models import crud
@@ -47,6 +50,8 @@ from models.tables import Role
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO_ROUND = "Beispielrunde 2027 (Demo)"
+#: EUR; placing everyone possible in the sample round would cost 161 360 €.
+DEMO_BUDGET = 100_000.0
 EXIT_INVALID_INPUT = 2
 
 app = typer.Typer(
@@ -227,16 +232,77 @@ ModeOption = Annotated[
 ]
 
 
+BudgetOption = Annotated[
+    float | None, typer.Option("--budget", help="Central fund in EUR for all placements.")
+]
+AgencyQuotaOption = Annotated[
+    int | None, typer.Option("--agency-quota", help="At most N placements per home agency.")
+]
+CityQuotaOption = Annotated[
+    list[str] | None,
+    typer.Option("--city-quota", help="CITY=N: at most N placements there (repeatable)."),
+]
+CityCostOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--city-cost",
+        help="CITY=TRAVEL[:WEEKLY] EUR for offers without own costs (repeatable).",
+    ),
+]
+
+
+def city_values(items: Sequence[str] | None, option: str) -> dict[str, str]:
+    """``["Wien=5"]`` → ``{"Wien": "5"}``; anything else ends with a German error."""
+    values: dict[str, str] = {}
+    for item in items or ():
+        city, sep, value = item.partition("=")
+        if not sep or not city.strip() or not value.strip():
+            fail(f"{option} erwartet STADT=WERT, nicht {item!r}.")
+        values[city.strip()] = value.strip()
+    return values
+
+
+def cli_funding(
+    budget: float | None,
+    agency_quota: int | None,
+    city_quota: Sequence[str] | None,
+    city_cost: Sequence[str] | None,
+) -> Funding:
+    """Budget and quota options as the engine's Funding; bad values exit with code 2."""
+    costs = {
+        city: dict(zip(("travel_cost", "weekly_cost"), value.split(":", 1), strict=False))
+        for city, value in city_values(city_cost, "--city-cost").items()
+    }
+    parameters = {
+        "budget": budget,
+        "agency_quota": agency_quota,
+        "city_quotas": city_values(city_quota, "--city-quota"),
+        "city_costs": costs,
+    }
+    try:
+        return funding_of(parameters, time_limit=get_settings().assign_time_limit)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False)
+        )
+        fail(f"Ungültige Budget- oder Quotenangabe: {problems}")
+
+
 @app.command()
 def assign(
     applicants: ApplicantsOption,
     offers: OffersOption,
     mode: ModeOption = Mode.MAX_FIT,
+    budget: BudgetOption = None,
+    agency_quota: AgencyQuotaOption = None,
+    city_quota: CityQuotaOption = None,
+    city_cost: CityCostOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Propose one placement per applicant within every offer's capacity (exact optimum)."""
+    """Propose one placement per applicant within capacities, budget and quotas (exact)."""
+    funding = cli_funding(budget, agency_quota, city_quota, city_cost)
     scores = file_scores(applicants, offers)
-    assignment = matcher.assign(scores, mode=mode)
+    assignment = matcher.assign(scores, mode=mode, funding=funding)
     if as_json:
         print_json(assignment_json(assignment))
     else:
@@ -246,12 +312,18 @@ def assign(
 def assignment_json(assignment: Assignment) -> dict[str, Any]:
     return {
         "assignments": [
-            {"applicant_id": p.applicant_id, "offer_id": p.offer_id, "score": round(p.score, 6)}
+            {
+                "applicant_id": p.applicant_id,
+                "offer_id": p.offer_id,
+                "score": round(p.score, 6),
+                "cost": round(p.cost, 2),
+            }
             for p in assignment.placements
         ],
         "unassigned": [asdict(u) for u in assignment.unplaced],
         "alternates": {offer: list(ids) for offer, ids in assignment.alternates.items()},
         "total_score": round(assignment.total_score, 6),
+        **cost_json(assignment),
     }
 
 
@@ -285,6 +357,21 @@ def print_assignment(scores: PairScores, assignment: Assignment) -> None:
         f"freie Plätze: {assignment.places_left(scores)}  ·  Gesamt-Score: "
         f"{assignment.total_score:.2f}"
     )
+    print_costs(assignment)
+
+
+def print_costs(assignment: Assignment) -> None:
+    """Budget used and left, and what the budget cost in fit; nothing when nothing costs."""
+    costs = assignment.costs
+    if costs.budget is None and costs.total_cost == 0:
+        return
+    line = f"Kosten: {euros(costs.total_cost)}"
+    if costs.budget is not None and costs.budget_left is not None:
+        line += (
+            f" von {euros(costs.budget)} Budget  ·  übrig: {euros(costs.budget_left)}  ·  "
+            f"Score-Verlust durch das Budget: {costs.fit_lost:.2f}"
+        )
+    out.print(line + f"  ·  bewiesene Optimalitätslücke: {costs.gap:.1e}")
 
 
 @app.command()
@@ -351,8 +438,16 @@ def demo(
         Path, typer.Option("--fixtures", help="Folder with offers.json and applicants.json")
     ] = FIXTURES,
     mode: ModeOption = Mode.MAX_PLACED,
+    budget: BudgetOption = DEMO_BUDGET,
+    agency_quota: AgencyQuotaOption = None,
+    city_quota: CityQuotaOption = None,
 ) -> None:
-    """Load the sample round into the database, embed, assign and print the proposal."""
+    """Load the sample round into the database, embed, assign and print the proposal.
+
+    The sample round's central fund (``--budget``) binds: it pays about 60 % of what placing
+    everyone possible would cost.
+    """
+    funding = cli_funding(budget, agency_quota, city_quota, None)
     settings = get_settings()
     applicants, offers = read_records(fixtures / "applicants.json", fixtures / "offers.json")
     engine = database()
@@ -370,7 +465,7 @@ def demo(
         assert round_.id is not None
         scorer = services.make_scorer(engine, settings.model)
         _, scores, assignment = services.propose(
-            session, scorer, round_.id, mode=mode, show_progress=True
+            session, scorer, round_.id, mode=mode, show_progress=True, funding=funding
         )
     print_assignment(scores, assignment)
     out.print(f"Neu eingebettete Texte: {scorer.embedder.encoded_count} (0: alle aus dem Cache)")

@@ -33,6 +33,8 @@ from sqlmodel import Session
 
 from api import learning, services
 from api.errors import Conflict
+from api.funding import cost_json, funding_of
+from api.settings import get_settings
 from matcher import Assignment, Mode, PairScores, TopicScorer
 from models import crud
 from models.tables import MatchingRun, RoundStatus, RunStatus, utc_now
@@ -88,11 +90,24 @@ class RunManager:
         """The end of a lease taken or renewed now."""
         return utc_now() + timedelta(seconds=self.lease_seconds)
 
-    def start(self, session: Session, *, round_id: int, mode: Mode, actor: str) -> MatchingRun:
-        """Queue a run for a round, unless one is already queued or running (in any process)."""
+    def start(
+        self,
+        session: Session,
+        *,
+        round_id: int,
+        mode: Mode,
+        actor: str,
+        parameters: dict[str, Any] | None = None,
+    ) -> MatchingRun:
+        """Queue a run for a round, unless one is already queued or running (in any process).
+
+        ``parameters``: budget, quotas and cost table (``schemas.FundingIn``), kept on the run.
+        """
         with self.write_lock:
             try:
-                run = self._claim(session, round_id=round_id, mode=mode, actor=actor)
+                run = self._claim(
+                    session, round_id=round_id, mode=mode, actor=actor, parameters=parameters
+                )
             except BaseException:
                 session.rollback()  # let go of the database's write lock inside the thread lock
                 raise
@@ -100,7 +115,15 @@ class RunManager:
         self.submit(run.id)
         return run
 
-    def _claim(self, session: Session, *, round_id: int, mode: Mode, actor: str) -> MatchingRun:
+    def _claim(
+        self,
+        session: Session,
+        *,
+        round_id: int,
+        mode: Mode,
+        actor: str,
+        parameters: dict[str, Any] | None,
+    ) -> MatchingRun:
         """Insert the run row owned by this process; 409 while the round has an active run."""
         crud.lock_round_for_write(session=session, round_id=round_id)
         round_ = services.require_round(session, round_id)
@@ -118,6 +141,7 @@ class RunManager:
                 created_by=actor,
                 owner=self.owner,
                 lease_until=self.lease(),
+                parameters=parameters,
             )
             session.commit()
         except IntegrityError as error:  # the unique index: another process was first
@@ -175,13 +199,16 @@ class RunManager:
     def _run(self, session: Session, run: MatchingRun) -> None:
         assert run.id is not None
         mode = Mode(run.mode)
+        funding = funding_of(run.parameters, time_limit=get_settings().assign_time_limit)
         self._stage(session, run, "Runde laden", 0.05)
         state = services.load_round(session, run.round_id)
         round_ = services.require_round(session, run.round_id)
         self._stage(session, run, "Texte einbetten und bewerten", 0.15)
         scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
         self._stage(session, run, "Zuordnung berechnen", 0.7)
-        assignment = services.assign_round(self.scorer, round_, state, scores, mode=mode)
+        assignment = services.assign_round(
+            self.scorer, round_, state, scores, mode=mode, funding=funding
+        )
         self._stage(session, run, "Vorschläge speichern", 0.9)
         for _ in range(MAX_SOLVES):
             with self.write_lock:
@@ -197,7 +224,9 @@ class RunManager:
             # Decisions or records changed while this run was computing: solve on the new state.
             state = fresh
             scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
-            assignment = services.assign_round(self.scorer, round_, state, scores, mode=mode)
+            assignment = services.assign_round(
+                self.scorer, round_, state, scores, mode=mode, funding=funding
+            )
         raise RuntimeError("Die Runde änderte sich während jeder Berechnung; bitte erneut starten.")
 
     def _store(
@@ -275,6 +304,7 @@ def _result(assignment: Assignment, placement_ids: dict[str, int], places: Any) 
                 "applicant_id": p.applicant_id,
                 "offer_id": p.offer_id,
                 "score": round(p.score, 6),
+                "cost": round(p.cost, 2),
             }
             for p in proposals
         ],
@@ -289,6 +319,7 @@ def _result(assignment: Assignment, placement_ids: dict[str, int], places: Any) 
         "alternates": {offer: list(ids) for offer, ids in assignment.alternates.items()},
         "total_score": round(assignment.total_score, 6),
         "places_left": int(places) - len(proposals),
+        **cost_json(assignment),
     }
 
 

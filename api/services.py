@@ -21,6 +21,7 @@ from api.auth import Principal, hash_token, new_token
 from api.errors import Conflict, NotFound, Unprocessable
 from api.settings import Settings, get_settings
 from matcher import Applicant, Assignment, Mode, Offer, PairScores, TopicScorer
+from matcher.funding import Funding
 from matcher.strength import Strength, load_thresholds, near_miss
 from models import crud, lifecycle, tables
 from models.schemas import AccountPublic, PlacementView, RoundSettings, RoundSummary, TokenPublic
@@ -173,19 +174,33 @@ def store_proposals(
 
 
 def propose(
-    session: Session, scorer: TopicScorer, round_id: int, *, mode: Mode, show_progress: bool = False
+    session: Session,
+    scorer: TopicScorer,
+    round_id: int,
+    *,
+    mode: Mode,
+    show_progress: bool = False,
+    funding: Funding | None = None,
 ) -> tuple[RoundState, PairScores, Assignment]:
     """Batch-assign a round and store its proposals; confirmed stay, rejected are excluded."""
     state = load_round(session, round_id)
     scores = score_round(scorer, state, show_progress=show_progress)
-    assignment = assign_round(scorer, require_round(session, round_id), state, scores, mode=mode)
+    assignment = assign_round(
+        scorer, require_round(session, round_id), state, scores, mode=mode, funding=funding
+    )
     store_proposals(session, round_id, state, assignment)
     session.commit()
     return state, scores, assignment
 
 
 def assign_round(
-    scorer: TopicScorer, round_: tables.Round, state: RoundState, scores: PairScores, *, mode: Mode
+    scorer: TopicScorer,
+    round_: tables.Round,
+    state: RoundState,
+    scores: PairScores,
+    *,
+    mode: Mode,
+    funding: Funding | None = None,
 ) -> Assignment:
     """``matcher.assign`` for a round: never below its ``min_strength``, near misses told.
 
@@ -197,7 +212,7 @@ def assign_round(
     strong = load_thresholds(scorer.embedder.model_id).at_least(scores.topic.fit, minimum)
     weak = np.argwhere(scores.feasibility.feasible & ~strong)
     excluded = [*state.rejected, *((scores.applicants[i].id, scores.offers[j].id) for i, j in weak)]
-    assignment = matcher.assign(scores, mode=mode, rejected=excluded)
+    assignment = matcher.assign(scores, mode=mode, rejected=excluded, funding=funding)
     rejected_by_row: dict[int, list[int]] = {}
     for applicant_id, offer_id in state.rejected:
         if applicant_id in scores.applicant_index and offer_id in scores.offer_index:

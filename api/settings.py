@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         "503 with Retry-After.",
     )
     top_k: int = Field(default=5, ge=1, le=100, description="Default shortlist length.")
+    assign_time_limit: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds the exact solver may spend under a budget or quotas before it "
+        "returns its best assignment with the proven gap.",
+    )
     token_days_after_closing: int = Field(
         default=90,
         ge=0,

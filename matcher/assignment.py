@@ -9,6 +9,10 @@ gets a private "stays unplaced" column of utility 0; a minimum-weight full match
 (scipy's LAPJVsp on the sparse graph) then maximises total utility. Utilities are the pair
 scores (all > 0) for ``max-fit``; for ``max-placed`` each placement is worth more than all
 scores together, so the count of placed applicants comes first and fit second.
+
+With a :class:`~matcher.funding.Funding` that sets a budget or quotas the problem is no longer a
+matching; :func:`assign` then hands the same utilities to :func:`matcher.budget.solve_limited`
+(exact, with a proven gap) and explains who the budget or a quota kept out.
 """
 
 from __future__ import annotations
@@ -21,6 +25,16 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+from matcher.budget import solve_limited
+from matcher.funding import (
+    CostReport,
+    Funding,
+    Groups,
+    cost_matrix,
+    cost_report,
+    euros,
+    limits_for,
+)
 from matcher.scoring import PairScores
 
 MAX_ALTERNATES = 3
@@ -115,6 +129,7 @@ class Placement:
     offer_id: str
     score: float
     pinned: bool = False
+    cost: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -129,6 +144,7 @@ class Assignment:
     unplaced: tuple[Unplaced, ...]
     alternates: Mapping[str, tuple[str, ...]]
     mode: Mode
+    costs: CostReport
 
     @property
     def total_score(self) -> float:
@@ -145,27 +161,31 @@ def assign(
     *,
     mode: Mode = Mode.MAX_FIT,
     rejected: Iterable[tuple[str, str]] = (),
+    funding: Funding | None = None,
 ) -> Assignment:
     """Propose placements for every applicant without a confirmed one.
 
-    Confirmed placements (``scores.confirmed``) stay as they are and use up their places;
-    ``rejected`` (applicant id, offer id) pairs are never proposed.
+    Confirmed placements (``scores.confirmed``) stay as they are and use up their places, their
+    share of the budget and of the quotas; ``rejected`` (applicant id, offer id) pairs are never
+    proposed. ``funding`` adds the budget, quotas and the round's cost table.
     """
     mode = Mode(mode)
+    funding = funding or Funding()
     allowed = _allowed_pairs(scores, rejected)
-    solution = solve(scores.score, allowed, scores.feasibility.free_places, mode)
-    placements = [
-        Placement(applicant_id, offer_id, _pair_score(scores, applicant_id, offer_id), pinned=True)
+    cost = cost_matrix(scores.applicants, scores.offers, funding.city_costs)
+    groups = Groups.of(scores.applicants, scores.offers)
+    pinned = [
+        (scores.applicant_index[applicant_id], scores.offer_index[offer_id])
         for applicant_id, offer_id in scores.confirmed.items()
         if applicant_id in scores.applicant_index and offer_id in scores.offer_index
     ]
-    placements += [
-        Placement(scores.applicants[i].id, scores.offers[j].id, float(scores.score[i, j]))
-        for i, j in enumerate(solution.tolist())
-        if j >= 0
-    ]
+    solution, proof = _solve(scores, allowed, mode, funding, cost, groups, pinned)
+    proposed = [(i, j) for i, j in enumerate(solution.tolist()) if j >= 0]
+    placements = [_placement(scores, cost, i, j, pinned=True) for i, j in pinned]
+    placements += [_placement(scores, cost, i, j, pinned=False) for i, j in proposed]
+    usage = _Usage.of(scores, funding, cost, groups, pinned + proposed)
     unplaced = [
-        Unplaced(scores.applicants[i].id, _unplaced_reason(scores, allowed, i, mode))
+        Unplaced(scores.applicants[i].id, _unplaced_reason(scores, allowed, i, mode, usage))
         for i in np.flatnonzero(solution < 0).tolist()
         if scores.applicants[i].id not in scores.confirmed
     ]
@@ -174,7 +194,128 @@ def assign(
         unplaced=tuple(unplaced),
         alternates=_alternates(scores, allowed, solution),
         mode=mode,
+        costs=cost_report(pinned + proposed, cost, groups, funding, **proof),
     )
+
+
+def _solve(
+    scores: PairScores,
+    allowed: np.ndarray,
+    mode: Mode,
+    funding: Funding,
+    cost: np.ndarray,
+    groups: Groups,
+    pinned: list[tuple[int, int]],
+) -> tuple[np.ndarray, dict[str, float]]:
+    """The solution and its proof (gap, bound, seconds, fit lost to the budget)."""
+    free_places = scores.feasibility.free_places
+    if not funding.limits_anything:
+        solution = solve(scores.score, allowed, free_places, mode)
+        value = _score_of(scores, solution)
+        return solution, {"fit_lost": 0.0, "gap": 0.0, "bound": value, "seconds": 0.0}
+    gain = scores.score + (
+        _placement_premium(scores.score, allowed) if mode is Mode.MAX_PLACED else 0.0
+    )
+    limits = limits_for(funding, cost, groups, pinned)
+    result = solve_limited(gain, allowed, free_places, limits, time_limit=funding.time_limit)
+    fit_lost = 0.0
+    if funding.budget is not None:
+        unfunded = limits_for(funding, cost, groups, pinned, with_budget=False)
+        without = (
+            solve_limited(
+                gain, allowed, free_places, unfunded, time_limit=funding.time_limit
+            ).choice
+            if unfunded.binding
+            else solve(scores.score, allowed, free_places, mode)
+        )
+        fit_lost = _score_of(scores, without) - _score_of(scores, result.choice)
+    proof = {"fit_lost": fit_lost, "gap": result.gap, "bound": result.bound}
+    return result.choice, proof | {"seconds": result.seconds}
+
+
+def _score_of(scores: PairScores, solution: np.ndarray) -> float:
+    placed = np.flatnonzero(solution >= 0)
+    return float(scores.score[placed, solution[placed]].sum())
+
+
+def _placement(scores: PairScores, cost: np.ndarray, i: int, j: int, *, pinned: bool) -> Placement:
+    return Placement(
+        scores.applicants[i].id,
+        scores.offers[j].id,
+        float(scores.score[i, j]),
+        pinned=pinned,
+        cost=float(cost[i, j]),
+    )
+
+
+@dataclass(frozen=True)
+class _Usage:
+    """What the proposal uses up: places per offer, quota counts and the budget left."""
+
+    funding: Funding
+    cost: np.ndarray
+    groups: Groups
+    full: np.ndarray
+    agency_count: np.ndarray
+    city_count: np.ndarray
+    budget_left: float
+
+    @classmethod
+    def of(
+        cls,
+        scores: PairScores,
+        funding: Funding,
+        cost: np.ndarray,
+        groups: Groups,
+        placed: list[tuple[int, int]],
+    ) -> _Usage:
+        rows = np.array([i for i, _ in placed], dtype=np.intp)
+        cols = np.array([j for _, j in placed], dtype=np.intp)
+        # free_places already excludes confirmed placements: count proposals only.
+        proposed = [j for i, j in placed if scores.applicants[i].id not in scores.confirmed]
+        load = np.bincount(np.array(proposed, dtype=np.intp), minlength=len(scores.offers))
+        spent = float(cost[rows, cols].sum())
+        return cls(
+            funding=funding,
+            cost=cost,
+            groups=groups,
+            full=load >= scores.feasibility.free_places,
+            agency_count=np.bincount(groups.applicant_agency[rows], minlength=len(groups.agencies)),
+            city_count=np.bincount(groups.offer_city[cols], minlength=len(groups.cities)),
+            budget_left=np.inf if funding.budget is None else funding.budget - spent,
+        )
+
+    def agency_quota_reason(self, i: int) -> str | None:
+        quota = self.funding.agency_quota
+        agency = self.groups.applicant_agency[i]
+        if quota is None or self.agency_count[agency] < quota:
+            return None
+        return f"Quote für {self.groups.agencies[agency]} ({quota}) erreicht."
+
+    def city_full(self, j: int) -> bool:
+        city = self.groups.cities[self.groups.offer_city[j]]
+        quota = self.funding.city_quotas.get(city)
+        return quota is not None and self.city_count[self.groups.offer_city[j]] >= quota
+
+    def limit_reason(self, scores: PairScores, i: int, options: np.ndarray) -> str | None:
+        """The budget or a city quota, if one of them alone kept i from a free place."""
+        open_ = [j for j in options.tolist() if not self.full[j]]
+        too_dear = [
+            j for j in open_ if not self.city_full(j) and self.cost[i, j] > self.budget_left
+        ]
+        if too_dear:
+            j = too_dear[0]
+            offer = scores.offers[j]
+            return (
+                f"Budget ausgeschöpft: der Platz in {offer.city} ({euros(self.cost[i, j])}) "
+                f"hätte andere Platzierungen verdrängt; übrig sind {euros(self.budget_left)} "
+                f"(bestes Angebot {offer.id}, Score {scores.score[i, j]:.2f})."
+            )
+        capped = [j for j in open_ if self.city_full(j)]
+        if capped:
+            city = scores.offers[capped[0]].city
+            return f"Quote für {city} ({self.funding.city_quotas[city]}) erreicht."
+        return None
 
 
 def _pair_score(scores: PairScores, applicant_id: str, offer_id: str) -> float:
@@ -194,14 +335,20 @@ def _allowed_pairs(scores: PairScores, rejected: Iterable[tuple[str, str]]) -> n
     return allowed
 
 
-def _unplaced_reason(scores: PairScores, allowed: np.ndarray, i: int, mode: Mode) -> str:
+def _unplaced_reason(
+    scores: PairScores, allowed: np.ndarray, i: int, mode: Mode, usage: _Usage
+) -> str:
     feasible = np.flatnonzero(scores.feasibility.feasible[i])
     options = np.flatnonzero(allowed[i])
     if len(options) == 0 and len(feasible) > 0:
         return "Alle zulässigen Angebote wurden für diese Person bereits abgelehnt."
     if len(options) == 0:
         return "Kein zulässiges Angebot: " + scores.feasibility.obstacles(i)
-    best = options[np.argmax(scores.score[i, options])]
+    options = options[np.argsort(-scores.score[i, options], kind="stable")]
+    limit = usage.agency_quota_reason(i) or usage.limit_reason(scores, i, options)
+    if limit is not None:
+        return limit
+    best = options[0]
     offer = scores.offers[best]
     full = (
         "sind mit besser passenden Bewerbungen belegt"

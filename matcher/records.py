@@ -87,6 +87,8 @@ LanguageCode = Annotated[str, BeforeValidator(_language_code)]
 ShortText = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=MAX_SHORT_CHARS)]
 LongText = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 Weeks = Annotated[int, Field(ge=1, le=52)]
+#: EUR; the cap only rejects typos (a stay costs a few thousand euros).
+Euros = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
 
 
 _DATES_REVERSED = "liegt vor „Verfügbar ab“"
@@ -118,6 +120,13 @@ class Offer(_Record):
     mentor_name: ShortText | None = None
     mentor_email: ShortText | None = None
     tags: list[ShortText] = Field(default_factory=list, max_length=50)
+    travel_cost: Euros | None = None
+    weekly_cost: Euros | None = None
+
+    @property
+    def has_costs(self) -> bool:
+        """Whether the offer states its own costs (else the round's table for its city applies)."""
+        return self.travel_cost is not None or self.weekly_cost is not None
 
     @model_validator(mode="after")
     def _check_ranges(self) -> Self:
@@ -141,6 +150,12 @@ class Applicant(_Record):
     available_until: IsoDate
     weeks_wanted: Weeks
     motivation: LongText
+    agency: ShortText | None = None
+
+    @property
+    def quota_agency(self) -> str:
+        """The agency whose quota this application counts against (default: from the unit)."""
+        return self.agency or self.home_organisation.split(" – ", 1)[0].strip()
 
     @model_validator(mode="after")
     def _check_ranges(self) -> Self:

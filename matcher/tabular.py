@@ -50,6 +50,9 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 LIST_FIELDS = frozenset({"working_languages", "tags", "preferred_cities"})
 INT_FIELDS = frozenset({"capacity", "min_weeks", "max_weeks", "weeks_wanted"})
 DATE_FIELDS = frozenset({"available_from", "available_until"})
+#: Euro amounts: a decimal comma („1.250,50“) as German Excel writes it, or a point.
+NUMBER_FIELDS = frozenset({"travel_cost", "weekly_cost"})
+_DECIMAL = re.compile(r"\d{1,3}(\.\d{3})+(,\d+)?|\d{1,12}([.,]\d+)?")
 _LIST_SEPARATORS = re.compile(r"[;,]")
 _GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 _INTEGER = re.compile(r"[+-]?\d{1,18}")  # longer: text, refused by validation
@@ -249,6 +252,9 @@ def cell_value(field: str, cell: Cell) -> Any:
         cell = int(cell)
     if field in INT_FIELDS:
         return int(cell) if isinstance(cell, str) and _INTEGER.fullmatch(cell) else cell
+    if field in NUMBER_FIELDS and isinstance(cell, str) and (match := _DECIMAL.fullmatch(cell)):
+        german = "," in cell or match.group(1) is not None  # thousands dots, decimal comma
+        return float(cell.replace(".", "").replace(",", ".") if german else cell)
     text = str(cell)
     if field in LIST_FIELDS:
         return [item.strip() for item in _LIST_SEPARATORS.split(text) if item.strip()]

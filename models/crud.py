@@ -246,11 +246,17 @@ def create_run(
     created_by: str,
     owner: str,
     lease_until: datetime,
+    parameters: dict[str, Any] | None = None,
 ) -> MatchingRun:
     """Add a queued run owned by ``owner``; a second active run of the round raises
     IntegrityError (the partial unique index), whichever process inserts it."""
     run = MatchingRun(
-        round_id=round_id, mode=mode, created_by=created_by, owner=owner, lease_until=lease_until
+        round_id=round_id,
+        mode=mode,
+        created_by=created_by,
+        owner=owner,
+        lease_until=lease_until,
+        parameters=parameters,
     )
     session.add(run)
     session.flush()

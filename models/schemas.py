@@ -148,8 +148,28 @@ class CandidateListPublic(BaseModel):
     candidates: list[CandidatePublic]
 
 
-class RunCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"mode": "max-placed"}]})
+class CityCostIn(BaseModel):
+    """Typical EUR costs of a stay in one city, for offers that state none."""
+
+    travel_cost: float = Field(default=0.0, ge=0, le=1_000_000)
+    weekly_cost: float = Field(default=0.0, ge=0, le=1_000_000)
+
+
+class FundingIn(BaseModel):
+    """Central fund and quotas of a batch assignment (DATA_FORMAT.md, "Costs and quotas")."""
+
+    budget: float | None = Field(default=None, ge=0, le=1_000_000_000, description="EUR")
+    agency_quota: int | None = Field(default=None, ge=0, le=100_000)
+    city_quotas: dict[str, Annotated[int, Field(ge=0, le=100_000)]] = Field(default_factory=dict)
+    city_costs: dict[str, CityCostIn] = Field(default_factory=dict)
+
+
+class RunCreate(FundingIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"mode": "max-placed"}, {"mode": "max-fit", "budget": 25000}]
+        }
+    )
 
     mode: Literal["max-fit", "max-placed"] = "max-placed"
 

@@ -178,6 +178,9 @@ class OfferBase(SQLModel):
     mentor_name: str | None = None
     mentor_email: str | None = None
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: EUR per guest (one-off) and per guest-week; NULL: the round's cost table applies.
+    travel_cost: float | None = None
+    weekly_cost: float | None = None
 
 
 class Offer(OfferBase, table=True):
@@ -220,6 +223,8 @@ class ApplicantBase(SQLModel):
     available_until: date
     weeks_wanted: int
     motivation: str
+    #: Counts against this agency's quota; NULL: ``home_organisation`` up to the first " – ".
+    agency: str | None = None
 
 
 class Applicant(ApplicantBase, table=True):
@@ -358,6 +363,8 @@ class MatchingRun(SQLModel, table=True):
     cancel_requested: bool = False
     error: str | None = None
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    #: Budget, quotas and cost table of the run (``schemas.FundingIn``); NULL: none.
+    parameters: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

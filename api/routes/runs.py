@@ -32,7 +32,13 @@ def start_run(
 ) -> RunPublic:
     """Queue a batch assignment; confirmed placements stay, rejected pairs are excluded."""
     services.require_round(session, round_id, writable=True)
-    run = runs.start(session, round_id=round_id, mode=Mode(body.mode), actor=principal.actor)
+    run = runs.start(
+        session,
+        round_id=round_id,
+        mode=Mode(body.mode),
+        actor=principal.actor,
+        parameters=body.model_dump(exclude={"mode"}),
+    )
     return _public(run)
 
 

@@ -90,7 +90,7 @@ def test_assign_json_respects_capacity_and_matches_rank_scores(
     assigned = runner.invoke(app, ["assign", *files, "--mode", "max-placed", "--json"])
     assert assigned.exit_code == 0, assigned.output
     result = json.loads(assigned.stdout)
-    assert set(result) == {"assignments", "unassigned", "alternates", "total_score"}
+    assert set(result) == {"assignments", "unassigned", "alternates", "total_score"} | COST_KEYS
     capacity = {o["id"]: o["capacity"] for o in json.loads(offers.read_text("utf-8"))}
     placed = [a["offer_id"] for a in result["assignments"]]
     assert all(placed.count(offer) <= capacity[offer] for offer in placed)
@@ -110,6 +110,61 @@ def test_assign_json_respects_capacity_and_matches_rank_scores(
     }
     for a in result["assignments"]:
         assert a["score"] == rank_score[(a["applicant_id"], a["offer_id"])]
+
+
+COST_KEYS = {
+    "total_cost",
+    "budget",
+    "budget_left",
+    "cost_per_city",
+    "cost_per_agency",
+    "fit_lost_to_budget",
+    "gap",
+}
+
+
+def test_assign_json_keeps_budget_and_quotas(
+    runner: CliRunner, database_url: str, small_round: tuple[Path, Path]
+) -> None:
+    applicants, offers = small_round
+    records = json.loads(offers.read_text("utf-8"))
+    files = ["--applicants", str(applicants), "--offers", str(offers)]
+    free = json.loads(runner.invoke(app, ["assign", *files, "--json"]).stdout)
+    assert free["budget"] is None and free["total_cost"] == sum(
+        a["cost"] for a in free["assignments"]
+    )
+    budget = round(0.6 * free["total_cost"])
+    city = records[0]["city"]
+    limited = runner.invoke(
+        app,
+        [
+            *("assign", *files, "--budget", str(budget), "--agency-quota", "2"),
+            *("--city-quota", f"{city}=1", "--json"),
+        ],
+    )
+    assert limited.exit_code == 0, limited.output
+    result = json.loads(limited.stdout)
+    assert result["total_cost"] == pytest.approx(sum(a["cost"] for a in result["assignments"]))
+    assert result["total_cost"] <= budget == result["budget"]
+    assert result["budget_left"] == pytest.approx(budget - result["total_cost"])
+    assert result["gap"] <= 1e-6
+    city_of = {o["id"]: o["city"] for o in records}
+    assert sum(city_of[a["offer_id"]] == city for a in result["assignments"]) <= 1
+    reasons = " ".join(u["reason"] for u in result["unassigned"])
+    assert "Budget ausgeschöpft" in reasons or "Quote für" in reasons
+
+
+@pytest.mark.parametrize(
+    "option", [["--city-quota", "Wien"], ["--budget", "-5"], ["--city-cost", "Wien=teuer"]]
+)
+def test_bad_budget_or_quota_is_a_clear_error(
+    runner: CliRunner, database_url: str, small_round: tuple[Path, Path], option: list[str]
+) -> None:
+    applicants, offers = small_round
+    files = ["--applicants", str(applicants), "--offers", str(offers)]
+    result = runner.invoke(app, ["assign", *files, *option])
+    assert result.exit_code == 2
+    assert "Fehler:" in result.stderr
 
 
 def test_invalid_offer_names_record_and_field_and_stores_nothing(
@@ -147,6 +202,7 @@ def test_demo_prints_table_and_summary_and_reuses_embeddings(
     assert "Zuordnung (max-placed)" in first.stdout
     assert "Platziert:" in first.stdout and "ohne Platz:" in first.stdout
     assert "Kein zulässiges Angebot" in first.stdout
+    assert "Budget ausgeschöpft" in first.stdout and "Kosten:" in first.stdout
     second = runner.invoke(app, ["demo"])
     assert second.exit_code == 0, second.output
     assert "Neu eingebettete Texte: 0" in second.stdout

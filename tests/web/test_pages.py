@@ -135,6 +135,8 @@ def test_coordinator_runs_a_batch_and_exports(page: Page, site: Site, tmp_path: 
     expect(unplaced.locator("tbody tr")).to_have_count(len(run["result"]["unplaced"]))
     first = run["result"]["unplaced"][0]
     expect(unplaced.locator("tbody tr").first).to_contain_text(first["reason"])
+    # The sample offers carry costs: the result shows what the run costs per city.
+    expect(page.get_by_text("Kosten je Stadt")).to_be_visible()
     screenshot(page, "coordinator-run")
 
     # The reason also shows on the applicant's page, where a place can be given by hand.

@@ -902,9 +902,25 @@ function runSummary(run) {
       ["Ohne Platz", num(r.unplaced.length)],
       ["Freie Plätze danach", num(r.places_left)],
       ["Gesamt-Score", num(r.total_score, 2)],
+      ...fundFacts(r),
     ],
     "facts facts--inline",
   );
+}
+
+/** Budget used and left, and the cost per city, when the run had a budget or costs. */
+function fundFacts(r) {
+  const euros = (value) => `${num(value, 0)} €`;
+  const facts = [];
+  if (r.budget != null) {
+    facts.push(["Budget genutzt", `${euros(r.total_cost)} von ${euros(r.budget)}`]);
+    facts.push(["Budget übrig", euros(r.budget_left)]);
+  }
+  const perCity = Object.entries(r.cost_per_city || {});
+  if (perCity.length) {
+    facts.push(["Kosten je Stadt", perCity.map(([city, cost]) => `${city} ${euros(cost)}`).join(" · ")]);
+  }
+  return facts;
 }
 
 function progressPanel() {
