@@ -33,8 +33,8 @@ from matcher import (
     PairScores,
     SourceInfo,
 )
-from matcher.records import decode_json
 from matcher.funding import Funding, euros
+from matcher.records import decode_json
 from matcher.rerank import DecisionReranker, with_reranker
 from matcher.tabular import RecordT
 from models import crud
