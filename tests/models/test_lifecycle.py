@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
-from models import crud, lifecycle
+from models import crud, init_db, lifecycle, make_engine
 from models.lifecycle import PLACEMENT_TRANSITIONS, PlacementEvent, StaleState
 from models.tables import (
     MatchingRun,
@@ -165,3 +165,23 @@ def test_the_conditional_update_catches_a_change_after_the_read(
         lifecycle.transition(session, seen, PlacementEvent.CONFIRM, actor="a", reason=None)
     session.rollback()
     assert crud.list_audit(session=session, round_id=round_id) == []
+
+
+def test_every_table_that_never_reuses_ids_keeps_autoincrement_after_the_migrations(
+    tmp_path: Path,
+) -> None:
+    """A migration that copies a SQLite table (batch mode) must not drop AUTOINCREMENT."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'head.db'}")
+    init_db(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+        schema: dict[str, str] = dict(rows.all())
+    engine.dispose()
+    expected = [
+        table.name
+        for table in SQLModel.metadata.sorted_tables
+        if table.dialect_kwargs.get("sqlite_autoincrement")
+    ]
+    assert "placement" in expected
+    missing = [name for name in expected if "AUTOINCREMENT" not in schema[name]]
+    assert not missing, missing

@@ -31,6 +31,9 @@ depends_on: str | Sequence[str] | None = None
 
 _OLD_VALUES = ("proposed", "confirmed", "rejected")
 _NEW_VALUES = (*_OLD_VALUES, "superseded", "withdrawn", "declined_by_host", "released")
+#: The status change makes SQLite copy the table; the copy must keep AUTOINCREMENT (ids of
+#: deleted placements are never given out again), which reflection does not carry over.
+KEEP_IDS = {"sqlite_autoincrement": True}
 # Given as the schema types they are, so the CHECK constraint is dropped and made anew.
 OLD_STATUS = sa.Enum(
     *_OLD_VALUES, name="placementstatus", native_enum=False, create_constraint=True
@@ -56,7 +59,7 @@ def upgrade() -> None:
             postgresql_where=sa.text("status IN ('queued', 'running')"),
         )
 
-    with op.batch_alter_table("placement", schema=None) as batch_op:
+    with op.batch_alter_table("placement", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.add_column(
             sa.Column("needs_review", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
@@ -74,7 +77,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("placement", schema=None) as batch_op:
+    with op.batch_alter_table("placement", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.drop_index(
             "uq_placement_confirmed_applicant",
             sqlite_where=sa.text("status = 'confirmed'"),
