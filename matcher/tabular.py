@@ -252,6 +252,8 @@ def cell_value(field: str, cell: Cell) -> Any:
         cell = int(cell)
     if field in INT_FIELDS:
         return int(cell) if isinstance(cell, str) and _INTEGER.fullmatch(cell) else cell
+    if field in NUMBER_FIELDS and isinstance(cell, int | float):
+        return cell
     if field in NUMBER_FIELDS and isinstance(cell, str) and (match := _DECIMAL.fullmatch(cell)):
         german = "," in cell or match.group(1) is not None  # thousands dots, decimal comma
         return float(cell.replace(".", "").replace(",", ".") if german else cell)

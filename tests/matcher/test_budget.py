@@ -13,7 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from matcher import InvalidRecordsError, Mode, Offer, assign, load_offers_csv, parse_records, solve
+from matcher import InvalidRecordsError, Mode, Offer, assign, load_table, parse_records, solve
 from matcher.budget import NO_LIMIT, Limits, solve_limited
 from matcher.funding import CityCost, Funding, cost_matrix, euros
 from tests.matcher.conftest import build_scores, make_applicant, make_offer, offer_dict
@@ -323,10 +323,10 @@ def test_csv_costs_accept_a_decimal_comma() -> None:
     offer = offer_dict(id="O-1")
     columns = [*offer.keys(), "travel_cost", "weekly_cost"]
     cells = [";".join(v) if isinstance(v, list) else str(v) for v in offer.values()] + [
-        "350,50",
+        "1.350,50",
         "600",
     ]
     buffer = io.StringIO()
-    csv.writer(buffer).writerows([columns, cells])
-    [parsed] = load_offers_csv(buffer.getvalue())
-    assert (parsed.travel_cost, parsed.weekly_cost) == (350.5, 600.0)
+    csv.writer(buffer, delimiter=";").writerows([columns, cells])
+    [parsed], _ = load_table(Offer, buffer.getvalue().encode(), source="offers.csv")
+    assert (parsed.travel_cost, parsed.weekly_cost) == (1350.5, 600.0)
