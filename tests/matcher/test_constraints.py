@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from matcher import Applicant, Offer, check_feasibility
@@ -224,3 +225,56 @@ def test_vectorised_feasibility_equals_plain_rules(
     for i in range(len(applicants)):
         for j in range(len(offers)):
             assert (feasibility.reasons(i, j) == []) is expected[i][j]
+
+
+# --- property: the same, with every rule on or beside its boundary ---------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(strategies.boundary_pairs())
+def test_feasibility_at_the_boundaries_equals_plain_rules(
+    pair: tuple[Applicant, Offer, int],
+) -> None:
+    applicant, offer, confirmed = pair
+    feasibility = check_feasibility([applicant], [offer], [confirmed])
+    expected = plain_feasible(applicant, offer, confirmed)
+    assert bool(feasibility.feasible[0, 0]) is expected
+    assert (feasibility.reasons(0, 0) == []) is expected
+
+
+def _overlap_minus_needed(applicant: Applicant, offer: Offer) -> int:
+    overlap = (
+        min(applicant.available_until, offer.available_until)
+        - max(applicant.available_from, offer.available_from)
+    ).days + 1
+    return overlap - 7 * applicant.weeks_wanted
+
+
+def _level_step(applicant: Applicant, offer: Offer) -> int:
+    [level] = applicant.languages.values()
+    return CEFR.index(level) - CEFR.index(offer.min_language_level)
+
+
+BOUNDARIES: dict[str, Callable[[Applicant, Offer, int], bool]] = {
+    "overlap exactly 7 × weeks": lambda a, o, _: _overlap_minus_needed(a, o) == 0,
+    "overlap one day short": lambda a, o, _: _overlap_minus_needed(a, o) == -1,
+    "weeks exactly min_weeks": lambda a, o, _: a.weeks_wanted == o.min_weeks < o.max_weeks,
+    "weeks exactly max_weeks": lambda a, o, _: a.weeks_wanted == o.max_weeks > o.min_weeks,
+    "weeks one above max_weeks": lambda a, o, _: a.weeks_wanted == o.max_weeks + 1,
+    "weeks one below min_weeks": lambda a, o, _: a.weeks_wanted == o.min_weeks - 1,
+    "level exactly the minimum": lambda a, o, _: _level_step(a, o) == 0,
+    "level one below the minimum": lambda a, o, _: _level_step(a, o) == -1,
+    "last free place": lambda _a, o, confirmed: o.capacity - confirmed == 1,
+    "no free place": lambda _a, o, confirmed: o.capacity >= 1 and o.capacity == confirmed,
+}
+
+
+@pytest.mark.parametrize("boundary", list(BOUNDARIES))
+def test_boundary_strategy_reaches_the_boundary(boundary: str) -> None:
+    """Guards the strategy itself: each exact boundary is drawn, not only its neighbourhood."""
+    applicant, offer, confirmed = find(
+        strategies.boundary_pairs(),
+        lambda pair: BOUNDARIES[boundary](*pair),
+        settings=settings(max_examples=2000, database=None),
+    )
+    assert BOUNDARIES[boundary](applicant, offer, confirmed)
