@@ -32,6 +32,9 @@ test: $(STAMP) ## Run the test suite (offline, real default model)
 bench: $(STAMP) ## Measure quality, speed and scale; writes BENCHMARKS.md and plots
 	$(BIN)/python -m benchmarks
 
+mutate: $(STAMP) ## Mutation testing of the core modules; writes docs/mutation-report.md (slow)
+	$(BIN)/python -m tests.mutation_report
+
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,6 +45,6 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 clean: ## Remove the virtualenv, caches and the demo database
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache matcher.db
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants matcher.db
 
-.PHONY: help install demo test bench lint format clean
+.PHONY: help install demo test bench mutate lint format clean

@@ -10,6 +10,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from matcher import Applicant, Offer, check_feasibility
+from matcher.constraints import last_day
 from tests.matcher import strategies
 from tests.matcher.conftest import make_applicant, make_offer
 
@@ -278,3 +279,40 @@ def test_boundary_strategy_reaches_the_boundary(boundary: str) -> None:
         settings=settings(max_examples=2000, database=None),
     )
     assert BOUNDARIES[boundary](applicant, offer, confirmed)
+
+
+# --- the reasons' wording, exactly (coordinators read them; mutation testing found them loose) --
+
+
+def test_language_reason_names_every_working_language_and_the_best_spoken_one() -> None:
+    # Alphabetical and level order disagree here (de < en, but C1 > A2): the best level wins.
+    applicant = make_applicant(languages={"de": "C1", "en": "A2"})
+    offer = make_offer(working_languages=["de", "en"], min_language_level="C2")
+    [reason] = check_feasibility([applicant], [offer]).reasons(0, 0)
+    assert reason == (
+        "Sprache: Deutsch oder Englisch mindestens auf C2 nötig (vorhanden: Deutsch C1)."
+    )
+
+
+def test_language_reason_says_when_no_working_language_is_spoken() -> None:
+    applicant = make_applicant(languages={"de": "C2"})
+    offer = make_offer(working_languages=["pl", "mt"], min_language_level="A1")
+    [reason] = check_feasibility([applicant], [offer]).reasons(0, 0)
+    # An unknown code is shown as it is, not dropped.
+    assert reason == "Sprache: Polnisch oder mt mindestens auf A1 nötig (keine davon angegeben)."
+
+
+def test_dates_reason_for_one_shared_day_counts_it() -> None:
+    applicant = make_applicant(
+        available_from=date(2027, 3, 1), available_until=date(2027, 3, 10), weeks_wanted=2
+    )
+    offer = make_offer(available_from=date(2027, 3, 10), available_until=date(2027, 6, 30))
+    [reason] = check_feasibility([applicant], [offer]).reasons(0, 0)
+    assert reason == (
+        "Zeitraum: nur 1 gemeinsame Tage (10.03.2027–10.03.2027), für 2 Wochen sind 14 nötig."
+    )
+
+
+def test_last_day_of_a_stay_is_inclusive() -> None:
+    assert last_day(date(2027, 3, 1), 1) == date(2027, 3, 7)
+    assert last_day(date(2027, 3, 1), 2) == date(2027, 3, 14)
