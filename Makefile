@@ -35,6 +35,9 @@ screenshots: $(STAMP) ## Refresh the README's screenshots (docs/screenshots) wit
 bench: $(STAMP) ## Measure quality, speed and scale; writes BENCHMARKS.md and plots
 	$(BIN)/python -m benchmarks
 
+mutate: $(STAMP) ## Mutation testing of the core modules; writes docs/mutation-report.md (slow)
+	$(BIN)/python -m tests.mutation_report
+
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -45,6 +48,6 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 clean: ## Remove the virtualenv, caches and the demo database
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache matcher.db
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants matcher.db
 
-.PHONY: help install demo test screenshots bench lint format clean
+.PHONY: help install demo test screenshots bench mutate lint format clean

@@ -69,3 +69,57 @@ def offers(draw: st.DrawFn, index: int, max_weeks: int = 9, *, lenient: bool = F
         min_weeks=low,
         max_weeks=draw(st.integers(max(low, max_weeks if lenient else low), max_weeks)),
     )
+
+
+@st.composite
+def boundary_pairs(draw: st.DrawFn) -> tuple[Applicant, Offer, int]:
+    """One applicant-offer pair with every rule placed on, or one step beside, its boundary.
+
+    Random windows almost never produce an overlap of exactly 7 × weeks days, weeks equal to
+    ``min_weeks`` or ``max_weeks``, or a level equal to the minimum, so an off-by-one in any rule
+    would survive :func:`applicants`/:func:`offers`. Here each rule draws its distance to the
+    boundary from {-1, 0, +1} (on the failing, exact and passing side) and builds the records
+    around it; the third element is the number of confirmed placements on the offer.
+    """
+    min_weeks = draw(st.integers(1, 9))
+    max_weeks = draw(st.integers(min_weeks, 9))
+    weeks_at = draw(st.sampled_from(["below_min", "min", "max", "above_max"]))
+    weeks = {
+        "below_min": min_weeks - 1,
+        "min": min_weeks,
+        "max": max_weeks,
+        "above_max": max_weeks + 1,
+    }[weeks_at]
+    weeks = max(1, weeks)
+    overlap_delta = draw(st.sampled_from([-1, 0, 1]))
+    overlap_days = 7 * weeks + overlap_delta
+    shift = draw(st.integers(0, 10))
+    applicant_first = draw(st.booleans())
+    shared_start = START + timedelta(days=shift)
+    shared_end = shared_start + timedelta(days=overlap_days - 1)
+    # One side starts earlier, the other ends later: the overlap is exactly the shared window.
+    wide = (shared_start - timedelta(days=draw(st.integers(0, 5))), shared_end)
+    late = (shared_start, shared_end + timedelta(days=draw(st.integers(0, 5))))
+    applicant_window, offer_window = (wide, late) if applicant_first else (late, wide)
+    required = draw(st.integers(0, len(CEFR) - 1))
+    level_step = draw(st.sampled_from([-1, 0, 1]))
+    spoken = CEFR[min(max(required + level_step, 0), len(CEFR) - 1)]
+    language = draw(st.sampled_from(LANGUAGES))
+    capacity = draw(st.integers(0, 3))
+    confirmed = max(0, capacity - draw(st.sampled_from([0, 1])))
+    applicant = make_applicant(
+        languages={language: spoken},
+        available_from=applicant_window[0],
+        available_until=applicant_window[1],
+        weeks_wanted=weeks,
+    )
+    offer = make_offer(
+        working_languages=[language],
+        min_language_level=CEFR[required],
+        capacity=capacity,
+        available_from=offer_window[0],
+        available_until=offer_window[1],
+        min_weeks=min_weeks,
+        max_weeks=max_weeks,
+    )
+    return applicant, offer, confirmed

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from matcher import Applicant, Offer, check_feasibility
+from matcher.constraints import last_day
 from tests.matcher import strategies
 from tests.matcher.conftest import make_applicant, make_offer
 
@@ -224,3 +226,93 @@ def test_vectorised_feasibility_equals_plain_rules(
     for i in range(len(applicants)):
         for j in range(len(offers)):
             assert (feasibility.reasons(i, j) == []) is expected[i][j]
+
+
+# --- property: the same, with every rule on or beside its boundary ---------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(strategies.boundary_pairs())
+def test_feasibility_at_the_boundaries_equals_plain_rules(
+    pair: tuple[Applicant, Offer, int],
+) -> None:
+    applicant, offer, confirmed = pair
+    feasibility = check_feasibility([applicant], [offer], [confirmed])
+    expected = plain_feasible(applicant, offer, confirmed)
+    assert bool(feasibility.feasible[0, 0]) is expected
+    assert (feasibility.reasons(0, 0) == []) is expected
+
+
+def _overlap_minus_needed(applicant: Applicant, offer: Offer) -> int:
+    overlap = (
+        min(applicant.available_until, offer.available_until)
+        - max(applicant.available_from, offer.available_from)
+    ).days + 1
+    return overlap - 7 * applicant.weeks_wanted
+
+
+def _level_step(applicant: Applicant, offer: Offer) -> int:
+    [level] = applicant.languages.values()
+    return CEFR.index(level) - CEFR.index(offer.min_language_level)
+
+
+BOUNDARIES: dict[str, Callable[[Applicant, Offer, int], bool]] = {
+    "overlap exactly 7 × weeks": lambda a, o, _: _overlap_minus_needed(a, o) == 0,
+    "overlap one day short": lambda a, o, _: _overlap_minus_needed(a, o) == -1,
+    "weeks exactly min_weeks": lambda a, o, _: a.weeks_wanted == o.min_weeks < o.max_weeks,
+    "weeks exactly max_weeks": lambda a, o, _: a.weeks_wanted == o.max_weeks > o.min_weeks,
+    "weeks one above max_weeks": lambda a, o, _: a.weeks_wanted == o.max_weeks + 1,
+    "weeks one below min_weeks": lambda a, o, _: a.weeks_wanted == o.min_weeks - 1,
+    "level exactly the minimum": lambda a, o, _: _level_step(a, o) == 0,
+    "level one below the minimum": lambda a, o, _: _level_step(a, o) == -1,
+    "last free place": lambda _a, o, confirmed: o.capacity - confirmed == 1,
+    "no free place": lambda _a, o, confirmed: o.capacity >= 1 and o.capacity == confirmed,
+}
+
+
+@pytest.mark.parametrize("boundary", list(BOUNDARIES))
+def test_boundary_strategy_reaches_the_boundary(boundary: str) -> None:
+    """Guards the strategy itself: each exact boundary is drawn, not only its neighbourhood."""
+    applicant, offer, confirmed = find(
+        strategies.boundary_pairs(),
+        lambda pair: BOUNDARIES[boundary](*pair),
+        settings=settings(max_examples=2000, database=None),
+    )
+    assert BOUNDARIES[boundary](applicant, offer, confirmed)
+
+
+# --- the reasons' wording, exactly (coordinators read them; mutation testing found them loose) --
+
+
+def test_language_reason_names_every_working_language_and_the_best_spoken_one() -> None:
+    # Alphabetical and level order disagree here (de < en, but C1 > A2): the best level wins.
+    applicant = make_applicant(languages={"de": "C1", "en": "A2"})
+    offer = make_offer(working_languages=["de", "en"], min_language_level="C2")
+    [reason] = check_feasibility([applicant], [offer]).reasons(0, 0)
+    assert reason == (
+        "Sprache: Deutsch oder Englisch mindestens auf C2 nötig (vorhanden: Deutsch C1)."
+    )
+
+
+def test_language_reason_says_when_no_working_language_is_spoken() -> None:
+    applicant = make_applicant(languages={"de": "C2"})
+    offer = make_offer(working_languages=["pl", "mt"], min_language_level="A1")
+    [reason] = check_feasibility([applicant], [offer]).reasons(0, 0)
+    # An unknown code is shown as it is, not dropped.
+    assert reason == "Sprache: Polnisch oder mt mindestens auf A1 nötig (keine davon angegeben)."
+
+
+def test_dates_reason_for_one_shared_day_counts_it() -> None:
+    applicant = make_applicant(
+        available_from=date(2027, 3, 1), available_until=date(2027, 3, 10), weeks_wanted=2
+    )
+    offer = make_offer(available_from=date(2027, 3, 10), available_until=date(2027, 6, 30))
+    [reason] = check_feasibility([applicant], [offer]).reasons(0, 0)
+    assert reason == (
+        "Zeitraum: nur 1 gemeinsame Tage (10.03.2027–10.03.2027), für 2 Wochen sind 14 nötig."
+    )
+
+
+def test_last_day_of_a_stay_is_inclusive() -> None:
+    assert last_day(date(2027, 3, 1), 1) == date(2027, 3, 7)
+    assert last_day(date(2027, 3, 1), 2) == date(2027, 3, 14)
