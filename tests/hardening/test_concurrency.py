@@ -434,6 +434,30 @@ def two_apps(app_settings: Settings, model: SentenceTransformer) -> Iterator[tup
         yield App(first), App(second)
 
 
+def _proposals_for(app: App, round_id: int, applicant_ids: list[str], offer_id: str) -> list[int]:
+    """Store one proposal per applicant for the offer (what two runs' proposals look like)."""
+    with Session(app.engine) as session:
+        offer = services.require_offer(session, round_id, offer_id)
+        rows = crud.add_placements(
+            session=session,
+            round_id=round_id,
+            placements=[
+                PlacementCreate(
+                    applicant_id=services.row_id(
+                        services.require_applicant(session, round_id, applicant_id).id
+                    ),
+                    offer_id=services.row_id(offer.id),
+                    status=PlacementStatus.PROPOSED,
+                    score=0.5,
+                )
+                for applicant_id in applicant_ids
+            ],
+        )
+        session.commit()
+        return [services.row_id(row.id) for row in rows]
+
+
+@pytest.mark.parametrize("kind", ["manual-placement", "confirmation"])
 @pytest.mark.parametrize("guarded", [True, False], ids=["guarded", "guard-removed"])
 def test_the_database_lock_closes_the_check_to_write_window(
     two_apps: tuple[App, App],
@@ -441,10 +465,11 @@ def test_the_database_lock_closes_the_check_to_write_window(
     sample_applicants: list[Record],
     monkeypatch: pytest.MonkeyPatch,
     guarded: bool,
+    kind: str,
 ) -> None:
     """Deterministic twin of the two-process races: every capacity check is held for half a
-    second before its write, and two manual placements for the last place arrive at once,
-    one through each app.
+    second before its write, and two manual placements (or two confirmations of proposals)
+    for the last place arrive at once, one through each app.
 
     With the round's write lock (``crud.lock_round_for_write``) the second check waits for the
     first placement's commit and is refused. The ``guard-removed`` case patches that lock out
@@ -467,21 +492,28 @@ def test_the_database_lock_closes_the_check_to_write_window(
     if not guarded:
         monkeypatch.setattr("models.crud.lock_round_for_write", lambda **_: None)
 
+    proposals = _proposals_for(first, round_id, ["L-0", "L-1"], "O-LETZTER")
+    base = f"/api/rounds/{round_id}"
+    success = 201 if kind == "manual-placement" else 200
+
     def place(i: int) -> int:
         app = (first, second)[i]
-        response = app.coordinator.request(
-            "POST",
-            f"/api/rounds/{round_id}/placements",
-            json={"applicant_id": f"L-{i}", "offer_id": "O-LETZTER"},
-        )
+        if kind == "manual-placement":
+            body = {"applicant_id": f"L-{i}", "offer_id": "O-LETZTER"}
+            response = app.coordinator.request("POST", f"{base}/placements", json=body)
+        else:
+            response = app.coordinator.request("POST", f"{base}/placements/{proposals[i]}/confirm")
         status: int = response.status_code
         return status
 
     outcomes = sorted(all_at_once(2, place))
     confirmed = first.coordinator.placements(round_id, "confirmed")
-    if guarded:
-        assert outcomes == [201, 409], outcomes
+    if guarded or kind == "confirmation":
+        # Confirmations are kept apart twice: without the lock, the first one still supersedes
+        # the other proposal for the full place, and the second's conditional update
+        # (``WHERE status = 'proposed'``) changes no row.
+        assert outcomes == [success, 409], outcomes
         assert len(confirmed) == 1
     else:
-        assert outcomes == [201, 201], outcomes
+        assert outcomes == [success, success], outcomes
         assert len(confirmed) == 2, "without the lock the window is open: double booking"
