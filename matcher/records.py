@@ -112,7 +112,8 @@ class Offer(_Record):
 
 
 class Applicant(_Record):
-    """A Berlin employee's application; name and e-mail are personal data and never logged."""
+    """An application (Berlin staff, or partner-city staff applying to Berlin in their own
+    language); name and e-mail are personal data and never logged."""
 
     name: ShortText | None = None
     email: ShortText | None = None
@@ -124,6 +125,8 @@ class Applicant(_Record):
     available_until: IsoDate
     weeks_wanted: Weeks
     motivation: LongText
+    #: ISO 639-1 of ``motivation``; ``matcher.language`` detects it where absent.
+    language: LanguageCode | None = None
 
     @model_validator(mode="after")
     def _check_ranges(self) -> Self:
