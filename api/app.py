@@ -32,7 +32,7 @@ Errors are JSON: `{"detail": "...", "errors": [{"field": "...", "message": "..."
 def create_app(
     settings: Settings | None = None, *, model: SentenceTransformer | None = None
 ) -> FastAPI:
-    """Build the app; the model loads once, at start-up (``model`` lets tests share one)."""
+    """Build the app; the models load once, at start-up (``model``: the first, shared by tests)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -40,10 +40,8 @@ def create_app(
         engine = make_engine(settings.database_url)
         init_db(engine)
         fail_interrupted_runs(engine)
-        embedder = matcher.Embedder(
-            model or matcher.load_model(settings.model),
-            SqlEmbeddingStore(engine),
-            model_name=settings.model,
+        embedder = matcher.load_embedder(
+            settings.embedding_models, SqlEmbeddingStore(engine), models=[model] if model else []
         )
         scorer = matcher.TopicScorer(embedder)
         app.state.engine = engine

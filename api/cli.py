@@ -96,7 +96,7 @@ def file_scores(applicants_file: Path, offers_file: Path) -> PairScores:
     applicants, offers = read_records(applicants_file, offers_file)
     settings = get_settings()
     engine = database()
-    scorer = services.make_scorer(engine, settings.model)
+    scorer = services.make_scorer(engine, settings.embedding_models)
     return matcher.score_pairs(scorer, applicants, offers, show_progress=sys.stderr.isatty())
 
 
@@ -299,7 +299,7 @@ def demo(
                 f"{len(offers)} Angebote, {len(applicants)} Bewerbungen."
             )
         assert round_.id is not None
-        scorer = services.make_scorer(engine, settings.model)
+        scorer = services.make_scorer(engine, settings.embedding_models)
         _, scores, assignment = services.propose(
             session, scorer, round_.id, mode=mode, show_progress=True
         )
@@ -340,7 +340,7 @@ def learn(
     with services.open_session(engine) as session:
         try:
             stored = learning.learn(
-                session, services.make_scorer(engine, settings.model), round_id, "cli"
+                session, services.make_scorer(engine, settings.embedding_models), round_id, "cli"
             )
         except ApiError as error:
             fail(error.detail)

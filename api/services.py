@@ -17,6 +17,7 @@ import matcher
 from api.auth import Principal, hash_token, new_token
 from api.errors import Conflict, NotFound, Unprocessable
 from matcher import Applicant, Assignment, Mode, Offer, PairScores, TopicScorer
+from matcher.language import applicant_language
 from models import crud, tables
 from models.schemas import AccountPublic, PlacementView, RoundSummary
 from models.store import SqlEmbeddingStore
@@ -25,12 +26,9 @@ _OFFER_FIELDS = set(matcher.Offer.model_fields) - {"id"}
 _APPLICANT_FIELDS = set(matcher.Applicant.model_fields) - {"id"}
 
 
-def make_scorer(engine: Engine, model_name: str) -> TopicScorer:
-    """Load the model once and cache its embeddings in the database."""
-    embedder = matcher.Embedder(
-        matcher.load_model(model_name), SqlEmbeddingStore(engine), model_name=model_name
-    )
-    return TopicScorer(embedder)
+def make_scorer(engine: Engine, model_names: Sequence[str]) -> TopicScorer:
+    """Load the models once and cache their embeddings in the database."""
+    return TopicScorer(matcher.load_embedder(model_names, SqlEmbeddingStore(engine)))
 
 
 @contextmanager
@@ -45,7 +43,10 @@ def offer_row(offer: Offer) -> tables.OfferBase:
 
 
 def applicant_row(applicant: Applicant) -> tables.ApplicantBase:
-    return tables.ApplicantBase(external_id=applicant.id, **applicant.model_dump(exclude={"id"}))
+    """The row of an application; its language is stored as given, else as detected."""
+    fields = applicant.model_dump(exclude={"id"})
+    fields["language"] = applicant_language(applicant)
+    return tables.ApplicantBase(external_id=applicant.id, **fields)
 
 
 def offer_record(row: tables.Offer) -> Offer:
@@ -210,6 +211,7 @@ def round_summary(session: Session, round_: tables.Round) -> RoundSummary:
         id=round_id,
         name=round_.name,
         status=round_.status,
+        direction=round_.direction,
         created_at=round_.created_at,
         applicants=len(crud.list_applicants(session=session, round_id=round_id)),
         offers=len(offers),

@@ -341,4 +341,5 @@ def _trusted(views: Sequence[View], applicants: EmbeddedTexts, offers: EmbeddedT
         dtype=np.float64,
     ).reshape(len(views), len(applicants), len(offers))
     reads[:, reads.sum(axis=0) == 0] = 1.0
-    return reads / reads.sum(axis=0, keepdims=True)
+    weights: np.ndarray = reads / reads.sum(axis=0, keepdims=True)
+    return weights

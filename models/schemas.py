@@ -10,7 +10,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.tables import MentorDecision, PlacementStatus, Role, RoundStatus, RunStatus
+from models.tables import (
+    MentorDecision,
+    PlacementStatus,
+    Role,
+    RoundDirection,
+    RoundStatus,
+    RunStatus,
+)
 
 #: Row ids as SQLite stores them (signed 64 bit); larger numbers are input errors, not crashes.
 MAX_ROW_ID = 2**63 - 1
@@ -23,6 +30,10 @@ class RoundSummary(BaseModel):
     id: int
     name: str
     status: RoundStatus
+    direction: RoundDirection = Field(
+        description="outgoing: Berlin staff to partner cities; incoming: partner-city staff "
+        "to Berlin hosts"
+    )
     created_at: datetime
     applicants: int = Field(description="applications in the round")
     offers: int
