@@ -13,6 +13,7 @@ from api import cache, learning, services
 from api.auth import Principal
 from api.errors import NotFound
 from matcher import PairScores, TopicScorer
+from matcher.explain import explanation_language
 from matcher.scoring import score_prepared
 from models import crud
 from models.schemas import (
@@ -156,6 +157,7 @@ def my_suggestions(
             session=session, applicant_id=services.row_id(applicant.id)
         )
     }
+    language = explanation_language(scores.applicants[0], applicant.explanation_language)
     ranking = matcher.rank_applicant(scores, 0, top_k=top_k)
     offer_ids = [
         *status_of,
@@ -172,11 +174,23 @@ def my_suggestions(
                 organisation=offer.organisation,
                 city=offer.city,
                 mentor_name=offer.mentor_name,
-                explanation=matcher.explain(scores, 0, j).text,
+                explanation=matcher.explain(scores, 0, j).render(language),
+                explanation_language=language,
                 status=status_of.get(offer_id, "Vorschlag"),
             )
         )
     return result
+
+
+def choose_explanation_language(
+    session: Session, principal: Principal, language: str | None
+) -> None:
+    """Store the applicant's choice of explanation language (the caller commits)."""
+    applicant = session.get(Applicant, principal.applicant_id) if principal.applicant_id else None
+    if applicant is None:
+        raise NotFound("Keine Bewerbung zu diesem Token.")
+    applicant.explanation_language = language
+    session.add(applicant)
 
 
 def mentor_guests(session: Session, principal: Principal) -> list[MentorGuest]:

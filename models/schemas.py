@@ -243,7 +243,20 @@ class MySuggestion(BaseModel):
     city: str
     mentor_name: str | None
     explanation: str
+    explanation_language: str = Field(
+        description="de or en: the applicant's choice, else from their German level"
+    )
     status: str = Field(description="vorgeschlagen / bestätigt / abgelehnt / Vorschlag")
+
+
+class ExplanationLanguageChoice(BaseModel):
+    """The language an applicant wants their suggestions explained in."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"language": "en"}]})
+
+    language: Literal["de", "en"] | None = Field(
+        description="de or en; null: the default (German from level B2, else English)"
+    )
 
 
 class MentorGuest(BaseModel):
