@@ -33,10 +33,15 @@ from matcher import (
 from matcher.rerank import DecisionReranker, with_reranker
 from models import crud
 from models.db import init_db, make_engine
-from models.tables import Role
+from models.tables import Role, RoundDirection
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO_ROUND = "Beispielrunde 2027 (Demo)"
+INCOMING_DEMO_ROUND = "Gäste in Berlin 2027 (Demo)"
+DIRECTION_LABELS = {
+    RoundDirection.OUTGOING: "Berliner Beschäftigte zu Partnerstädten",
+    RoundDirection.INCOMING: "Gäste aus Partnerstädten in Berlin",
+}
 EXIT_INVALID_INPUT = 2
 
 app = typer.Typer(
@@ -230,7 +235,8 @@ def evaluate(
         ),
     ] = None,
 ) -> None:
-    """R@5, nDCG@10 and MRR of the topic ranking, overall and by the ideal offer's language."""
+    """R@5, nDCG@10 and MRR of the topic ranking, overall, by the ideal offer's language and by
+    the application's language."""
     scores = file_scores(applicants, offers)
     try:
         judgements = matcher.parse_gold(
@@ -244,13 +250,14 @@ def evaluate(
         fail(str(error))
     ids = ([a.id for a in scores.applicants], [o.id for o in scores.offers])
     languages = [o.language for o in scores.offers]
-    report = matcher.evaluate(scores.topic.fit, *ids, languages, judgements)
+    written = scores.applicant_texts.languages  # given, else detected
+    report = matcher.evaluate(scores.topic.fit, *ids, languages, judgements, written)
     print_report(report, "Rangqualität (nur Themenpassung)")
     if ranker_round is not None:
         model = stored_reranker(ranker_round)
         reranked = with_reranker(scores, model).score
         print_report(
-            matcher.evaluate(reranked, *ids, languages, judgements),
+            matcher.evaluate(reranked, *ids, languages, judgements, written),
             f"Rangqualität mit Re-Ranker {model.version}",
         )
 
@@ -282,20 +289,32 @@ def demo(
         Path, typer.Option("--fixtures", help="Folder with offers.json and applicants.json")
     ] = FIXTURES,
     mode: ModeOption = Mode.MAX_PLACED,
+    incoming: Annotated[
+        bool,
+        typer.Option(
+            "--incoming",
+            help="The incoming sample round instead: partner-city staff to Berlin hosts "
+            "(fixtures/incoming).",
+        ),
+    ] = False,
 ) -> None:
     """Load the sample round into the database, embed, assign and print the proposal."""
     settings = get_settings()
+    if incoming:
+        fixtures = FIXTURES / "incoming" if fixtures == FIXTURES else fixtures
+    direction = RoundDirection.INCOMING if incoming else RoundDirection.OUTGOING
+    name = INCOMING_DEMO_ROUND if incoming else DEMO_ROUND
     applicants, offers = read_records(fixtures / "applicants.json", fixtures / "offers.json")
     engine = database()
     with services.open_session(engine) as session:
-        round_ = crud.find_round(session=session, name=DEMO_ROUND)
+        round_ = crud.find_round(session=session, name=name)
         if round_ is None:
             round_ = services.import_round(
-                session, name=DEMO_ROUND, offers=offers, applicants=applicants
+                session, name=name, offers=offers, applicants=applicants, direction=direction
             )
             session.commit()
             out.print(
-                f"Runde „{DEMO_ROUND}“ angelegt: "
+                f"Runde „{name}“ ({DIRECTION_LABELS[direction]}) angelegt: "
                 f"{len(offers)} Angebote, {len(applicants)} Bewerbungen."
             )
         assert round_.id is not None

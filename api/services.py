@@ -60,10 +60,15 @@ def applicant_record(row: tables.Applicant) -> Applicant:
 
 
 def import_round(
-    session: Session, *, name: str, offers: Sequence[Offer], applicants: Sequence[Applicant]
+    session: Session,
+    *,
+    name: str,
+    offers: Sequence[Offer],
+    applicants: Sequence[Applicant],
+    direction: tables.RoundDirection = tables.RoundDirection.OUTGOING,
 ) -> tables.Round:
     """Create a round holding validated records (the caller commits)."""
-    round_ = crud.create_round(session=session, name=name)
+    round_ = crud.create_round(session=session, name=name, direction=direction)
     assert round_.id is not None
     crud.add_offers(session=session, round_id=round_.id, offers=[offer_row(o) for o in offers])
     crud.add_applicants(
