@@ -2,7 +2,7 @@
 
 ``python -m benchmarks`` runs all sections and writes BENCHMARKS.md; ``python -m benchmarks
 quality latency`` runs only those and prints their Markdown (BENCHMARKS.md is left as it is).
-Sections: quality, stsb, embedding, latency (with server memory), assignment, rerank.
+Sections: quality, stsb, embedding, latency (with server memory), assignment, rerank, languages.
 """
 
 from __future__ import annotations
@@ -18,7 +18,15 @@ START = time.perf_counter()
 from sentence_transformers import SentenceTransformer  # noqa: E402 - timed from the start
 
 import matcher  # noqa: E402
-from benchmarks import assignment, embedding, latency, quality, rerank_experiment, stsb  # noqa: E402
+from benchmarks import (  # noqa: E402
+    assignment,
+    embedding,
+    languages,
+    latency,
+    quality,
+    rerank_experiment,
+    stsb,
+)
 from benchmarks.common import REPO, Section, machine, table  # noqa: E402
 
 COMMAND = "`make bench` (`.venv/bin/python -m benchmarks`)"
@@ -29,9 +37,10 @@ SECTIONS: dict[str, Callable[[SentenceTransformer], list[Section]]] = {
     "latency": latency.run,
     "assignment": lambda model: [assignment.run()],
     "rerank": lambda model: [rerank_experiment.run(model)],
+    "languages": lambda model: [languages.run(model)],
 }
 #: Report order: section 6 (server memory) comes from the latency run.
-ORDER = ("1.", "2.", "3.", "4.", "5.", "6.", "7.")
+ORDER = ("1.", "2.", "3.", "4.", "5.", "6.", "7.", "8.")
 
 
 def main(argv: list[str]) -> int:
