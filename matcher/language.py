@@ -11,7 +11,9 @@ applications are long enough for trigrams.
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+import hashlib
+from collections import OrderedDict
+from functools import cache
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
@@ -23,6 +25,8 @@ DETECTABLE: tuple[str, ...] = tuple(
 )
 #: Below this confidence a detection is no answer: the language stays unknown.
 MIN_CONFIDENCE = 0.5
+_REMEMBERED = 4096
+_detected: OrderedDict[str, str | None] = OrderedDict()
 
 
 @cache
@@ -33,9 +37,18 @@ def _detector() -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
 
 
-@lru_cache(maxsize=4096)
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of ``text``'s language, or None when no candidate is clearly ahead."""
+    # Remembered by hash, not by text: motivations are personal data and are erased on request.
+    key = hashlib.sha256(text.encode()).hexdigest()
+    if key not in _detected:
+        _detected[key] = _detect(text)
+        if len(_detected) > _REMEMBERED:
+            _detected.popitem(last=False)
+    return _detected[key]
+
+
+def _detect(text: str) -> str | None:
     if not any(character.isalpha() for character in text):
         return None
     ranked = _detector().compute_language_confidence_values(text)
