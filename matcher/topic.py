@@ -331,15 +331,17 @@ def _trusted(views: Sequence[View], applicants: EmbeddedTexts, offers: EmbeddedT
     A pair that no model reads (a language none was trained on) is scored by all of them.
     """
     reads = np.array(
-        [
-            np.outer(
-                [view.reads(applicants.language_of(i)) for i in range(len(applicants))],
-                [view.reads(offers.language_of(j)) for j in range(len(offers))],
-            )
-            for view in views
-        ],
+        [np.outer(_reads(view, applicants), _reads(view, offers)) for view in views],
         dtype=np.float64,
     ).reshape(len(views), len(applicants), len(offers))
     reads[:, reads.sum(axis=0) == 0] = 1.0
     weights: np.ndarray = reads / reads.sum(axis=0, keepdims=True)
     return weights
+
+
+def _reads(view: View, texts: EmbeddedTexts) -> np.ndarray:
+    """(len(texts),) 1.0 where the view's model reads the text's language, else 0.0."""
+    if view.languages is None or not texts.languages:
+        return np.ones(len(texts), dtype=np.float64)
+    known = {language: view.reads(language) for language in set(texts.languages)}
+    return np.array([known[language] for language in texts.languages], dtype=np.float64)

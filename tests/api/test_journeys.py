@@ -387,6 +387,7 @@ def test_applicant_sees_own_suggestions_only(
             "city",
             "mentor_name",
             "explanation",
+            "explanation_language",
             "status",
         }
         offer = offers[s["offer_id"]]
