@@ -331,6 +331,9 @@ def import_round(
     applicants: ApplicantsOption,
     offers: OffersOption,
     name: Annotated[str, typer.Option("--name", help="Name of the new round.")],
+    incoming: Annotated[
+        bool, typer.Option("--incoming", help="Partner-city staff to Berlin hosts.")
+    ] = False,
 ) -> None:
     """Create a round from two interchange files: all records, or nothing (exit code 2)."""
     applicant_records, offer_records = read_records(applicants, offers)
@@ -339,7 +342,11 @@ def import_round(
     engine = database()
     with services.open_session(engine) as session:
         round_ = services.import_round(
-            session, name=name.strip(), offers=offer_records, applicants=applicant_records
+            session,
+            name=name.strip(),
+            offers=offer_records,
+            applicants=applicant_records,
+            direction=RoundDirection.INCOMING if incoming else RoundDirection.OUTGOING,
         )
         session.commit()
         round_id = round_.id
