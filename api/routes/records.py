@@ -100,7 +100,8 @@ def add_applicant(
     with lock:
         services.import_records(session, round_id, offers=[], applicants=[applicant])
         session.commit()
-    return applicant
+    # As stored: with the detected language where the body had none.
+    return services.applicant_record(services.require_applicant(session, round_id, applicant.id))
 
 
 @router.get("/applicants/{applicant_id}")
@@ -131,7 +132,7 @@ def replace_applicant(
         privacy.forget_embeddings(session, scorer, row)
         services.replace_record(session, round_id, applicant_id, applicant)
         session.commit()
-    return applicant
+    return services.applicant_record(services.require_applicant(session, round_id, applicant_id))
 
 
 @router.delete("/applicants/{applicant_id}", status_code=status.HTTP_204_NO_CONTENT)
