@@ -62,7 +62,7 @@ DOCS_STATIC = "/docs-static"
 def create_app(
     settings: Settings | None = None, *, model: SentenceTransformer | None = None
 ) -> FastAPI:
-    """Build the app; the model loads once, at start-up (``model`` lets tests share one)."""
+    """Build the app; the models load once, at start-up (``model``: the first, shared by tests)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -77,8 +77,8 @@ def create_app(
             raise
         fail_expired_runs(engine)
         store = SqlEmbeddingStore(engine)
-        embedder = matcher.Embedder(
-            model or matcher.load_model(settings.model), store, model_name=settings.model
+        embedder = matcher.load_embedder(
+            settings.embedding_models, store, models=[model] if model else []
         )
         scorer = matcher.TopicScorer(embedder)
         app.state.engine = engine

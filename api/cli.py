@@ -46,10 +46,15 @@ from models.db import (
     make_engine,
     upgrade_db,
 )
-from models.tables import Role
+from models.tables import Role, RoundDirection
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO_ROUND = "Beispielrunde 2027 (Demo)"
+INCOMING_DEMO_ROUND = "Gäste in Berlin 2027 (Demo)"
+DIRECTION_LABELS = {
+    RoundDirection.OUTGOING: "Berliner Beschäftigte zu Partnerstädten",
+    RoundDirection.INCOMING: "Gäste aus Partnerstädten in Berlin",
+}
 #: EUR; placing everyone possible in the sample round would cost 161 360 €.
 DEMO_BUDGET = 100_000.0
 EXIT_INVALID_INPUT = 2
@@ -170,7 +175,7 @@ def file_scores(applicants_file: Path, offers_file: Path) -> PairScores:
     applicants, offers = read_records(applicants_file, offers_file)
     settings = get_settings()
     engine = database()
-    scorer = services.make_scorer(engine, settings.model)
+    scorer = services.make_scorer(engine, settings.embedding_models)
     return matcher.score_pairs(scorer, applicants, offers, show_progress=sys.stderr.isatty())
 
 
@@ -386,7 +391,8 @@ def evaluate(
         ),
     ] = None,
 ) -> None:
-    """R@5, nDCG@10 and MRR of the topic ranking, overall and by the ideal offer's language."""
+    """R@5, nDCG@10 and MRR of the topic ranking, overall, by the ideal offer's language and by
+    the application's language."""
     scores = file_scores(applicants, offers)
     try:
         judgements = matcher.parse_gold(
@@ -400,13 +406,14 @@ def evaluate(
         fail(str(error))
     ids = ([a.id for a in scores.applicants], [o.id for o in scores.offers])
     languages = [o.language for o in scores.offers]
-    report = matcher.evaluate(scores.topic.fit, *ids, languages, judgements)
+    written = scores.applicant_texts.languages  # given, else detected
+    report = matcher.evaluate(scores.topic.fit, *ids, languages, judgements, written)
     print_report(report, "Rangqualität (nur Themenpassung)")
     if ranker_round is not None:
         model = stored_reranker(ranker_round)
         reranked = with_reranker(scores, model).score
         print_report(
-            matcher.evaluate(reranked, *ids, languages, judgements),
+            matcher.evaluate(reranked, *ids, languages, judgements, written),
             f"Rangqualität mit Re-Ranker {model.version}",
         )
 
@@ -441,6 +448,14 @@ def demo(
     budget: BudgetOption = DEMO_BUDGET,
     agency_quota: AgencyQuotaOption = None,
     city_quota: CityQuotaOption = None,
+    incoming: Annotated[
+        bool,
+        typer.Option(
+            "--incoming",
+            help="The incoming sample round instead: partner-city staff to Berlin hosts "
+            "(fixtures/incoming).",
+        ),
+    ] = False,
 ) -> None:
     """Load the sample round into the database, embed, assign and print the proposal.
 
@@ -449,21 +464,25 @@ def demo(
     """
     funding = cli_funding(budget, agency_quota, city_quota, None)
     settings = get_settings()
+    if incoming:
+        fixtures = FIXTURES / "incoming" if fixtures == FIXTURES else fixtures
+    direction = RoundDirection.INCOMING if incoming else RoundDirection.OUTGOING
+    name = INCOMING_DEMO_ROUND if incoming else DEMO_ROUND
     applicants, offers = read_records(fixtures / "applicants.json", fixtures / "offers.json")
     engine = database()
     with services.open_session(engine) as session:
-        round_ = crud.find_round(session=session, name=DEMO_ROUND)
+        round_ = crud.find_round(session=session, name=name)
         if round_ is None:
             round_ = services.import_round(
-                session, name=DEMO_ROUND, offers=offers, applicants=applicants
+                session, name=name, offers=offers, applicants=applicants, direction=direction
             )
             session.commit()
             out.print(
-                f"Runde „{DEMO_ROUND}“ angelegt: "
+                f"Runde „{name}“ ({DIRECTION_LABELS[direction]}) angelegt: "
                 f"{len(offers)} Angebote, {len(applicants)} Bewerbungen."
             )
         assert round_.id is not None
-        scorer = services.make_scorer(engine, settings.model)
+        scorer = services.make_scorer(engine, settings.embedding_models)
         _, scores, assignment = services.propose(
             session, scorer, round_.id, mode=mode, show_progress=True, funding=funding
         )
@@ -479,6 +498,9 @@ def import_round(
     sheet: Annotated[
         str | None, typer.Option("--sheet", help="XLSX: sheet to read (default: the first).")
     ] = None,
+    incoming: Annotated[
+        bool, typer.Option("--incoming", help="Partner-city staff to Berlin hosts.")
+    ] = False,
 ) -> None:
     """Create a round from two files (JSON, CSV or XLSX): all records, or nothing (exit code 2)."""
     applicant_records, offer_records, infos = read_files(applicants, offers, sheet)
@@ -487,7 +509,11 @@ def import_round(
     engine = database()
     with services.open_session(engine) as session:
         round_ = services.import_round(
-            session, name=name.strip(), offers=offer_records, applicants=applicant_records
+            session,
+            name=name.strip(),
+            offers=offer_records,
+            applicants=applicant_records,
+            direction=RoundDirection.INCOMING if incoming else RoundDirection.OUTGOING,
         )
         session.commit()
         round_id = round_.id
@@ -565,7 +591,7 @@ def learn(
     with services.open_session(engine) as session:
         try:
             stored = learning.learn(
-                session, services.make_scorer(engine, settings.model), round_id, "cli"
+                session, services.make_scorer(engine, settings.embedding_models), round_id, "cli"
             )
         except ApiError as error:
             fail(error.detail)

@@ -22,21 +22,19 @@ from api.errors import Conflict, NotFound, Unprocessable
 from api.settings import Settings, get_settings
 from matcher import Applicant, Assignment, Mode, Offer, PairScores, TopicScorer
 from matcher.funding import Funding
+from matcher.language import applicant_language
 from matcher.strength import Strength, load_thresholds, near_miss
 from models import crud, lifecycle, tables
-from models.schemas import AccountPublic, PlacementView, RoundSettings, RoundSummary, TokenPublic
+from models.schemas import AccountPublic, PlacementView, RoundSummary, RoundSettings, TokenPublic
 from models.store import SqlEmbeddingStore
 
 _OFFER_FIELDS = set(matcher.Offer.model_fields) - {"id"}
 _APPLICANT_FIELDS = set(matcher.Applicant.model_fields) - {"id"}
 
 
-def make_scorer(engine: Engine, model_name: str) -> TopicScorer:
-    """Load the model once and cache its embeddings in the database."""
-    embedder = matcher.Embedder(
-        matcher.load_model(model_name), SqlEmbeddingStore(engine), model_name=model_name
-    )
-    return TopicScorer(embedder)
+def make_scorer(engine: Engine, model_names: Sequence[str]) -> TopicScorer:
+    """Load the models once and cache their embeddings in the database."""
+    return TopicScorer(matcher.load_embedder(model_names, SqlEmbeddingStore(engine)))
 
 
 @contextmanager
@@ -51,7 +49,10 @@ def offer_row(offer: Offer) -> tables.OfferBase:
 
 
 def applicant_row(applicant: Applicant) -> tables.ApplicantBase:
-    return tables.ApplicantBase(external_id=applicant.id, **applicant.model_dump(exclude={"id"}))
+    """The row of an application; its language is stored as given, else as detected."""
+    fields = applicant.model_dump(exclude={"id"})
+    fields["language"] = applicant_language(applicant)
+    return tables.ApplicantBase(external_id=applicant.id, **fields)
 
 
 def offer_record(row: tables.Offer) -> Offer:
@@ -65,10 +66,15 @@ def applicant_record(row: tables.Applicant) -> Applicant:
 
 
 def import_round(
-    session: Session, *, name: str, offers: Sequence[Offer], applicants: Sequence[Applicant]
+    session: Session,
+    *,
+    name: str,
+    offers: Sequence[Offer],
+    applicants: Sequence[Applicant],
+    direction: tables.RoundDirection = tables.RoundDirection.OUTGOING,
 ) -> tables.Round:
     """Create a round holding validated records (the caller commits)."""
-    round_ = crud.create_round(session=session, name=name)
+    round_ = crud.create_round(session=session, name=name, direction=direction)
     assert round_.id is not None
     crud.add_offers(session=session, round_id=round_.id, offers=[offer_row(o) for o in offers])
     crud.add_applicants(
@@ -272,6 +278,7 @@ def round_summary(session: Session, round_: tables.Round) -> RoundSummary:
         id=round_id,
         name=round_.name,
         status=round_.status,
+        direction=round_.direction,
         created_at=round_.created_at,
         min_strength=round_.min_strength,
         closes_on=round_.closes_on,

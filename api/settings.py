@@ -7,7 +7,7 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from matcher.embedding import DEFAULT_MODEL
+from matcher.embedding import DEFAULT_MODEL, E5_MODEL
 from models.db import DEFAULT_BUSY_TIMEOUT, DEFAULT_DATABASE_URL, PoolSettings
 
 
@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         description="Seconds a request waits for a locked SQLite database before it answers "
         "503 with Retry-After.",
     )
+    second_model: str = Field(
+        default=E5_MODEL,
+        description="Second embedding model of the ensemble (reads Czech, Finnish, Hungarian, "
+        "…); empty: the first model alone.",
+    )
     top_k: int = Field(default=5, ge=1, le=100, description="Default shortlist length.")
     assign_time_limit: float = Field(
         default=60.0,
@@ -80,6 +85,11 @@ class Settings(BaseSettings):
     def pool(self) -> PoolSettings:
         """The connection pool of each process."""
         return PoolSettings(self.db_pool_size, self.db_max_overflow, self.db_pool_timeout)
+
+    @property
+    def embedding_models(self) -> tuple[str, ...]:
+        """The models the topic scorer embeds with, in ensemble order."""
+        return tuple(name for name in (self.model, self.second_model) if name)
 
 
 @lru_cache

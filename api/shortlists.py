@@ -17,6 +17,7 @@ from api import cache, learning, services
 from api.auth import Principal
 from api.errors import NotFound
 from matcher import PairScores, TopicScorer
+from matcher.explain import explanation_language
 from matcher.ranking import suggestion
 from matcher.scoring import score_prepared
 from matcher.strength import StrengthThresholds, load_thresholds
@@ -46,10 +47,12 @@ STATUS_LABELS = {
 }
 
 
-def worded(thresholds: StrengthThresholds, scores: PairScores, i: int, j: int) -> tuple[str, str]:
+def worded(
+    thresholds: StrengthThresholds, scores: PairScores, i: int, j: int, language: str = "de"
+) -> tuple[str, str]:
     """The pair's strength label and its explanation worded by it (no similarity figure)."""
     label = thresholds.label(float(scores.topic.fit[i, j])).value
-    return label, replace(matcher.explain(scores, i, j), strength=label).text
+    return label, replace(matcher.explain(scores, i, j), strength=label).render(language)
 
 
 def suggestion_public(
@@ -220,6 +223,7 @@ def my_suggestions(
             session=session, applicant_id=services.row_id(applicant.id)
         )
     }
+    language = explanation_language(scores.applicants[0], applicant.explanation_language)
     ranking = matcher.rank_applicant(scores, 0, top_k=top_k)
     offer_ids = [
         *status_of,
@@ -230,7 +234,7 @@ def my_suggestions(
     for offer_id in offer_ids:
         j = scores.offer_index[offer_id]
         offer = scores.offers[j]
-        strength, explanation = worded(thresholds, scores, 0, j)
+        strength, explanation = worded(thresholds, scores, 0, j, language)
         result.append(
             MySuggestion(
                 offer_id=offer_id,
@@ -240,6 +244,7 @@ def my_suggestions(
                 mentor_name=offer.mentor_name,
                 strength=strength,
                 explanation=explanation,
+                explanation_language=language,
                 status=status_of.get(offer_id, "Vorschlag"),
             )
         )
@@ -258,6 +263,17 @@ def summary(text: str, limit: int = SUMMARY_CHARS) -> str:
             break
         kept = f"{kept} {sentence}".strip()
     return kept if len(kept) <= limit else kept[: limit - 1].rstrip() + "…"
+
+
+def choose_explanation_language(
+    session: Session, principal: Principal, language: str | None
+) -> None:
+    """Store the applicant's choice of explanation language (the caller commits)."""
+    applicant = session.get(Applicant, principal.applicant_id) if principal.applicant_id else None
+    if applicant is None:
+        raise NotFound("Keine Bewerbung zu diesem Token.")
+    applicant.explanation_language = language
+    session.add(applicant)
 
 
 def mentor_guests(session: Session, principal: Principal) -> list[MentorGuest]:

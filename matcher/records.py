@@ -138,7 +138,8 @@ class Offer(_Record):
 
 
 class Applicant(_Record):
-    """A Berlin employee's application; name and e-mail are personal data and never logged."""
+    """An application (Berlin staff, or partner-city staff applying to Berlin in their own
+    language); name and e-mail are personal data and never logged."""
 
     name: ShortText | None = None
     email: ShortText | None = None
@@ -151,6 +152,8 @@ class Applicant(_Record):
     weeks_wanted: Weeks
     motivation: LongText
     agency: ShortText | None = None
+    #: ISO 639-1 of ``motivation``; ``matcher.language`` detects it where absent.
+    language: LanguageCode | None = None
 
     @property
     def quota_agency(self) -> str:

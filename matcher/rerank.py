@@ -98,8 +98,8 @@ def pair_features(scores: PairScores, i: int, j: int) -> dict[str, float]:
     rank = preference_rank(applicant, offer.city)
     topic = scores.topic
     return {
-        "topic_whole": float(topic.whole[i, j] - topic.baseline_whole[j]),
-        "topic_sentences": float(topic.sentences[i, j] - topic.baseline_sentences[j]),
+        "topic_whole": float(topic.whole[i, j]),
+        "topic_sentences": float(topic.sentences[i, j]),
         "lexical_overlap": lexical_overlap(applicant, offer),
         "language_margin": float(margin),
         "date_slack_weeks": float(np.clip(slack / 7.0, -10.0, 20.0)),

@@ -29,6 +29,7 @@ from models.tables import (
     RankerModel,
     Role,
     Round,
+    RoundDirection,
     RunStatus,
     utc_now,
 )
@@ -50,9 +51,11 @@ _TABLES: tuple[type[SQLModel], ...] = (
 )
 
 
-def create_round(*, session: Session, name: str) -> Round:
+def create_round(
+    *, session: Session, name: str, direction: RoundDirection = RoundDirection.OUTGOING
+) -> Round:
     """Add a new open round; the name is validated (1-200 characters)."""
-    round_ = Round.model_validate({"name": name})
+    round_ = Round.model_validate({"name": name, "direction": direction})
     session.add(round_)
     session.flush()
     return round_

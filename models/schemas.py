@@ -11,7 +11,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StrictBool
 from pydantic_core import PydanticCustomError
 
-from models.tables import MentorDecision, PlacementStatus, Role, RoundStatus, RunStatus
+from models.tables import (
+    MentorDecision,
+    PlacementStatus,
+    Role,
+    RoundDirection,
+    RoundStatus,
+    RunStatus,
+)
 from models.text import Name, SafeText
 
 #: Row ids as both backends store them (PostgreSQL's INTEGER key: signed 32 bit); larger numbers
@@ -30,6 +37,10 @@ class RoundSummary(BaseModel):
     id: int
     name: str
     status: RoundStatus
+    direction: RoundDirection = Field(
+        description="outgoing: Berlin staff to partner cities; incoming: partner-city staff "
+        "to Berlin hosts"
+    )
     created_at: datetime
     applicants: int = Field(description="applications in the round")
     offers: int
@@ -370,7 +381,20 @@ class MySuggestion(BaseModel):
     mentor_name: str | None
     strength: StrengthLabel = Field(description="how well the host fits by topic")
     explanation: str = Field(description="why, in words; no similarity figures")
+    explanation_language: str = Field(
+        description="de or en: the applicant's choice, else from their German level"
+    )
     status: str = Field(description="vorgeschlagen / bestätigt / abgelehnt / Vorschlag")
+
+
+class ExplanationLanguageChoice(BaseModel):
+    """The language an applicant wants their suggestions explained in."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"language": "en"}]})
+
+    language: Literal["de", "en"] | None = Field(
+        description="de or en; null: the default (German from level B2, else English)"
+    )
 
 
 class MentorGuest(BaseModel):

@@ -120,8 +120,20 @@ def utc_now() -> datetime:
 # --- rounds -----------------------------------------------------------------------------------
 
 
+class RoundDirection(StrEnum):
+    """Who travels: Berlin staff to partner cities, or partner-city staff to Berlin hosts."""
+
+    OUTGOING = "outgoing"
+    INCOMING = "incoming"
+
+
 class RoundBase(SQLModel):
     name: str = Field(min_length=1, max_length=200)
+    direction: RoundDirection = Field(
+        default=RoundDirection.OUTGOING,
+        sa_type=_status_type(RoundDirection),
+        sa_column_kwargs={"server_default": RoundDirection.OUTGOING.value},
+    )
 
 
 class RoundCreate(RoundBase):
@@ -225,6 +237,8 @@ class ApplicantBase(SQLModel):
     motivation: str
     #: Counts against this agency's quota; NULL: ``home_organisation`` up to the first " – ".
     agency: str | None = None
+    #: ISO 639-1 of ``motivation``: as imported, else as detected at import.
+    language: str | None = None
 
 
 class Applicant(ApplicantBase, table=True):
@@ -238,6 +252,8 @@ class Applicant(ApplicantBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", ondelete="CASCADE")
+    #: The applicant's choice of language for their own page ("de", "en"); None: default.
+    explanation_language: str | None = None
 
 
 class ApplicantPublic(ApplicantBase):

@@ -9,6 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sentence_transformers import SentenceTransformer
+from sqlalchemy import Engine
+
+import matcher
+from api.settings import Settings
+from models.store import SqlEmbeddingStore
+
 Record = dict[str, Any]
 
 
@@ -39,3 +46,11 @@ def copy_seed(seed: Path, target: Path) -> str:
     """Copy a seeded database file to ``target``; its URL."""
     shutil.copyfile(seed, target)
     return f"sqlite:///{target}"
+
+
+def ensemble_scorer(engine: Engine, model: SentenceTransformer) -> matcher.TopicScorer:
+    """The scorer the app builds from default settings (both models), sharing the first one."""
+    embedder = matcher.load_embedder(
+        Settings().embedding_models, SqlEmbeddingStore(engine), models=[model]
+    )
+    return matcher.TopicScorer(embedder)

@@ -14,7 +14,13 @@ from api.deps import (
     SettingsDep,
     WriteLockDep,
 )
-from models.schemas import Decision, MentorGuest, MySuggestion
+from models.schemas import (
+    Decision,
+    ExplanationLanguageChoice,
+    MentorGuest,
+    MySuggestion,
+    PlacementView,
+)
 from models.tables import MentorDecision
 
 router = APIRouter(prefix="/api", tags=["Bewerbende und Mentoring"])
@@ -26,6 +32,20 @@ def my_suggestions(
 ) -> list[MySuggestion]:
     """ "Meine Vorschläge": my placements and further suitable hosts, with reasons."""
     return shortlists.my_suggestions(session, scorer, principal, top_k=settings.top_k)
+
+
+@router.put("/me/explanation-language")
+def choose_explanation_language(
+    body: ExplanationLanguageChoice,
+    session: SessionDep,
+    lock: WriteLockDep,
+    principal: ApplicantDep,
+) -> ExplanationLanguageChoice:
+    """Read my suggestions' explanations in German or English (quotes stay as written)."""
+    with lock:
+        shortlists.choose_explanation_language(session, principal, body.language)
+        session.commit()
+    return body
 
 
 @router.get("/mentor/guests")

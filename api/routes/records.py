@@ -115,7 +115,8 @@ def add_applicant(
             session, round_id, offers=[], applicants=[applicant], actor=principal.actor
         )
         session.commit()
-    return applicant
+    # As stored: with the detected language where the body had none.
+    return services.applicant_record(services.require_applicant(session, round_id, applicant.id))
 
 
 @router.get("/applicants/{applicant_id}")
@@ -148,7 +149,7 @@ def replace_applicant(
         decisions.guard_edit(session, round_id, applicant, force=force, principal=principal)
         privacy.forget_embeddings(session, scorer, row)
         services.replace_record(session, round_id, applicant_id, applicant, actor=principal.actor)
-    return applicant
+    return services.applicant_record(services.require_applicant(session, round_id, applicant_id))
 
 
 @router.delete("/applicants/{applicant_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/rounds", tags=["Runden"])
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_round(body: RoundCreate, session: SessionDep, _: CoordinatorDep) -> RoundSummary:
     """Open a new round."""
-    round_ = crud.create_round(session=session, name=body.name)
+    round_ = crud.create_round(session=session, name=body.name, direction=body.direction)
     session.commit()
     return services.round_summary(session, round_)
 

@@ -41,7 +41,7 @@ from models.tables import (
     utc_now,
 )
 from tests.conftest import Databases
-from tests.support import bearer, copy_seed
+from tests.support import bearer, copy_seed, ensemble_scorer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 #: Longest a test waits for a background run to end.
@@ -122,7 +122,7 @@ def seed_database(
     engine = make_engine(f"sqlite:///{path}")
     init_db(engine)
     offers, applicants = sample_records(fixture_offers, fixture_applicants)
-    scorer = matcher.TopicScorer(matcher.Embedder(model, SqlEmbeddingStore(engine)))
+    scorer = ensemble_scorer(engine, model)
     matcher.score_pairs(scorer, applicants, offers)
     with engine.connect() as connection:  # fold the write-ahead log into the file to copy
         connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
@@ -136,7 +136,7 @@ def engine_scorer(
 ) -> Iterator[matcher.TopicScorer]:
     """The engine's scorer with the same model, outside the app (what ``matcher rank`` uses)."""
     engine = make_engine(copy_seed(seed_database, tmp_path_factory.mktemp("ref") / "ref.db"))
-    yield matcher.TopicScorer(matcher.Embedder(model, SqlEmbeddingStore(engine)))
+    yield ensemble_scorer(engine, model)
     engine.dispose()
 
 

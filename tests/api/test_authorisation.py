@@ -135,6 +135,9 @@ ROUTES: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/api/accounts/me"): Row(None, 200, lambda w: Call("GET", "/api/accounts/me")),
     ("GET", "/api/me/suggestions"): Row(A, 200, lambda w: Call("GET", "/api/me/suggestions")),
+    ("PUT", "/api/me/explanation-language"): Row(
+        A, 200, lambda w: Call("PUT", "/api/me/explanation-language", {"language": "en"})
+    ),
     ("GET", "/api/mentor/guests"): Row(M, 200, lambda w: Call("GET", "/api/mentor/guests")),
     ("POST", "/api/mentor/guests/{placement_id}/accept"): Row(M, 200, mentor_call("accept")),
     ("POST", "/api/mentor/guests/{placement_id}/decline"): Row(M, 200, mentor_call("decline")),

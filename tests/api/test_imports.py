@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import matcher
+from matcher.language import applicant_language
 from models.tables import PlacementStatus
 from tests.api.conftest import Api, Record
 from tests.support import to_csv
@@ -18,8 +19,11 @@ def problems(response: Any) -> set[tuple[str | None, str]]:
 
 
 def normalised(kind: type[matcher.Offer] | type[matcher.Applicant], record: Record) -> Record:
-    """A record as the API returns it: validated, every field present."""
-    return kind.model_validate(record).model_dump(mode="json")
+    """A record as the API returns it: validated, every field present, language detected."""
+    validated = kind.model_validate(record)
+    if isinstance(validated, matcher.Applicant):
+        validated = validated.model_copy(update={"language": applicant_language(validated)})
+    return validated.model_dump(mode="json")
 
 
 @pytest.fixture

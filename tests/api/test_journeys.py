@@ -85,9 +85,11 @@ def test_coordinator_journey(
             assert set(s["parts"]) == {"topic_fit", "preference_bonus"}
         engine = expected[applicant_id].suggestions
         assert [s["offer_id"] for s in suggestions] == [e.offer_id for e in engine]
+        # One applicant vs all 79 at once: float32 products round differently, and the second
+        # model's calibration scale (~6) enlarges that; 1e-5 is still far below any rank gap.
         for s, e in zip(suggestions, engine, strict=True):
-            assert s["score"] == pytest.approx(e.score, abs=1e-6)
-            assert s["parts"]["topic_fit"] == pytest.approx(e.topic_fit, abs=1e-6)
+            assert s["score"] == pytest.approx(e.score, abs=1e-5)
+            assert s["parts"]["topic_fit"] == pytest.approx(e.topic_fit, abs=1e-5)
             assert s["parts"]["preference_bonus"] == pytest.approx(e.preference_bonus, abs=1e-9)
             assert s["explanation"] == replace(e.explanation, strength=s["strength"]).text
 
@@ -101,7 +103,7 @@ def test_coordinator_journey(
     ]
     j = reference.offer_index[offer_id]
     for c, (_, score) in zip(candidates["candidates"], engine_candidates.candidates, strict=True):
-        assert c["score"] == pytest.approx(score, abs=1e-6)
+        assert c["score"] == pytest.approx(score, abs=1e-5)
         assert reference.feasibility.feasible[reference.applicant_index[c["applicant_id"]], j]
 
     # Batch run, then the proposals it stored.
@@ -398,6 +400,7 @@ def test_applicant_sees_own_suggestions_only(
             "mentor_name",
             "strength",
             "explanation",
+            "explanation_language",
             "status",
         }
         offer = offers[s["offer_id"]]

@@ -34,10 +34,9 @@ from api.app import create_app
 from api.settings import Settings
 from models import crud
 from models.db import init_db, make_engine
-from models.store import SqlEmbeddingStore
 from models.tables import Role
 from tests.conftest import Databases
-from tests.support import bearer
+from tests.support import bearer, copy_seed, ensemble_scorer
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
@@ -122,7 +121,7 @@ def seed_database(
     engine = make_engine(f"sqlite:///{path}")
     init_db(engine)
     offers, applicants = to_records(sample_offers, sample_applicants)
-    scorer = matcher.TopicScorer(matcher.Embedder(model, SqlEmbeddingStore(engine)))
+    scorer = ensemble_scorer(engine, model)
     matcher.score_pairs(scorer, applicants, offers)
     with engine.connect() as connection:  # fold the write-ahead log into the file to copy it
         connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))

@@ -29,12 +29,10 @@ from schemathesis.python import asgi
 from sentence_transformers import SentenceTransformer
 from sqlmodel import Session
 
-import matcher
 from api import services
 from api.app import create_app
 from api.settings import Settings
 from matcher import Mode
-from models.store import SqlEmbeddingStore
 from tests.hardening.conftest import (
     Record,
     api_routes,
@@ -42,7 +40,7 @@ from tests.hardening.conftest import (
     issue_token,
     prepare_database,
 )
-from tests.support import bearer, copy_seed
+from tests.support import bearer, copy_seed, ensemble_scorer
 
 #: Examples per operation: enough to reach every branch of the small handlers while the whole
 #: module stays well below two minutes. Shrinking is off for the same reason (a failure is
@@ -99,7 +97,7 @@ def fuzzed(
     engine = prepare_database(url)
     round_id = import_round(engine, "Schemathesis", sample_offers, sample_applicants)
     token = issue_token(engine)
-    scorer = matcher.TopicScorer(matcher.Embedder(model, SqlEmbeddingStore(engine)))
+    scorer = ensemble_scorer(engine, model)
     with Session(engine) as session:
         _, _, assignment = services.propose(session, scorer, round_id, mode=Mode.MAX_PLACED)
     engine.dispose()

@@ -110,10 +110,9 @@ def fake_texts(
 
 
 def topic_fit_of(fit: np.ndarray) -> TopicFit:
-    """A TopicFit whose calibrated ``fit`` is exactly ``fit`` (equal views, no baseline)."""
+    """A TopicFit whose calibrated ``fit`` is exactly ``fit`` (equal views)."""
     fit = np.asarray(fit, dtype=np.float64)
-    zeros = np.zeros(fit.shape[1], dtype=np.float64)
-    return TopicFit(whole=fit, sentences=fit, baseline_whole=zeros, baseline_sentences=zeros)
+    return TopicFit(whole=fit, sentences=fit)
 
 
 def build_scores(

@@ -15,11 +15,14 @@ FORBIDDEN_MODULES = ("fastapi", "sqlmodel", "sqlalchemy", "starlette", "api", "m
 
 PUBLIC_NAMES = [
     "DEFAULT_MODEL",
+    "E5_MODEL",
     "Applicant",
     "Assignment",
     "CandidateRanking",
+    "E5Module",
     "Embedder",
     "EmbeddingStore",
+    "Ensemble",
     "EvaluationReport",
     "Explanation",
     "Feasibility",
@@ -45,6 +48,7 @@ PUBLIC_NAMES = [
     "evaluate",
     "explain",
     "load_applicants",
+    "load_embedder",
     "load_model",
     "load_offers",
     "load_table",

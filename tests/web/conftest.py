@@ -35,8 +35,8 @@ from api import services
 from api.app import create_app
 from api.settings import Settings
 from models.db import init_db, make_engine
-from models.store import SqlEmbeddingStore
 from models.tables import Role
+from tests.support import ensemble_scorer
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
@@ -97,8 +97,7 @@ def seed_database(tmp_path_factory: pytest.TempPathFactory, model: SentenceTrans
     with Session(engine) as session:
         services.import_round(session, name=ROUND_NAME, offers=offers, applicants=applicants)
         session.commit()
-    embedder = matcher.Embedder(model, SqlEmbeddingStore(engine), model_name=Settings().model)
-    matcher.score_pairs(matcher.TopicScorer(embedder), applicants, offers)
+    matcher.score_pairs(ensemble_scorer(engine, model), applicants, offers)
     with engine.connect() as connection:  # fold the write-ahead log into the file to copy
         connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     engine.dispose()

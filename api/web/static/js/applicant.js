@@ -10,9 +10,32 @@ const STATUS = {
   Vorschlag: ["weitere Möglichkeit", "option"],
 };
 
+// German: Thema: „…“ passt zu „…“ (Ähnlichkeit …; English: Topic: “…” matches “…” (similarity …
+// The topic sentence as the server words it per strength label (German or English).
+const TOPIC =
+  /^(?:Thema: „([\s\S]*?)“ (?:passt gut zu|berührt|passt zu) „([\s\S]*?)“|Topic: “([\s\S]*?)” (?:fits|touches on|matches) “([\s\S]*?)”)/;
+
 function topicSentences(explanation) {
-  const match = /^Thema: „([\s\S]*?)“ (?:passt gut zu|berührt|passt zu) „([\s\S]*?)“/.exec(explanation);
-  return match ? [match[1], match[2]] : [null, null];
+  const match = TOPIC.exec(explanation);
+  return match ? [match[1] ?? match[3], match[2] ?? match[4]] : [null, null];
+}
+
+// The applicant reads explanations in German or English; quotes stay in their own language.
+function languageSwitch(current) {
+  const other = current === "en" ? "de" : "en";
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "secondary",
+      "data-testid": "explanation-language",
+      onclick: async () => {
+        await api("/api/me/explanation-language", { method: "PUT", body: { language: other } });
+        window.location.reload();
+      },
+    },
+    other === "en" ? "Explanations in English" : "Erklärungen auf Deutsch",
+  );
 }
 
 function card(suggestion) {
@@ -47,10 +70,11 @@ export async function applicantView(ctx) {
     h(
       "p",
       { class: "lead" },
-      "Gastgeber in Partnerstädten, die zu Ihrer Bewerbung passen: Arbeitssprache, Zeitraum und " +
+      "Gastgeber, die zu Ihrer Bewerbung passen: Arbeitssprache, Zeitraum und " +
         "Dauer stimmen, und das Thema passt zu Ihren Aufgaben. Die Koordination entscheidet über " +
         "die Platzierung.",
     ),
+    suggestions.length ? languageSwitch(suggestions[0].explanation_language) : null,
     suggestions.length
       ? [
           decided.length

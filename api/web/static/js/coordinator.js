@@ -10,6 +10,7 @@ import {
   MENTOR_DECISION,
   PLACEMENT_STATUS,
   ROLE_LABELS,
+  ROUND_DIRECTION,
   ROUND_STATUS,
   RUN_MODES,
   RUN_STATUS,
@@ -53,7 +54,7 @@ function roundLine(summary) {
   return h(
     "p",
     { class: "eyebrow" },
-    `Runde „${summary.name}“ · `,
+    `Runde „${summary.name}“ · ${ROUND_DIRECTION[summary.direction] ?? ""} · `,
     badge(ROUND_STATUS[summary.status], `round-${summary.status}`),
   );
 }
@@ -225,7 +226,7 @@ export async function overviewView(ctx, rid) {
       { class: "eyebrow" },
       "Status: ",
       badge(ROUND_STATUS[summary.status], `round-${summary.status}`),
-      ` · angelegt ${when(summary.created_at)}`,
+      ` · ${ROUND_DIRECTION[summary.direction] ?? ""} · angelegt ${when(summary.created_at)}`,
     ),
     closedNote(summary),
     h(

@@ -13,6 +13,11 @@ export const ROUND_STATUS = {
   closed: "abgeschlossen",
 };
 
+export const ROUND_DIRECTION = {
+  outgoing: "Berliner Beschäftigte → Partnerstädte",
+  incoming: "Gäste aus Partnerstädten → Berlin",
+};
+
 export const PLACEMENT_STATUS = {
   proposed: "vorgeschlagen",
   confirmed: "bestätigt",
