@@ -12,11 +12,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.errors import NotAuthenticated
 from models import crud
-from models.tables import Account, Role, utc_now
+from models.health import DatabaseUnavailable
+from models.tables import Role, utc_now
 
 #: 32 random bytes: 256 bits, far beyond guessing.
 TOKEN_BYTES = 32
@@ -59,8 +61,9 @@ def authenticate(session: Session, token: str) -> Principal | None:
 def check_token(session: Session, token: str, *, now: datetime | None = None) -> Principal:
     """The caller of a token, or 401 saying whether it is unknown, revoked or expired.
 
-    The stored hash is compared in constant time. Use is recorded in a session of its own,
-    committed at once, so a request that reads only still leaves its trace.
+    The stored hash is compared in constant time. Use is recorded at most once a minute with a
+    conditional update committed at once on the request's own connection (a request holds one
+    connection only), so a request that reads only still leaves its trace.
     """
     now = now or utc_now()
     presented = hash_token(token)
@@ -72,16 +75,17 @@ def check_token(session: Session, token: str, *, now: datetime | None = None) ->
     if account.expires_at is not None and account.expires_at <= now:
         raise NotAuthenticated(f"Dieses Token ist am {account.expires_at:%d.%m.%Y} abgelaufen.")
     assert account.id is not None
+    offers = crud.mentor_offer_ids(session=session, account_id=account.id)
+    principal = Principal(account.id, account.role, account.applicant_id, frozenset(offers))
     if account.last_used_at is None or now - account.last_used_at >= LAST_USED_PRECISION:
         _record_use(session, account.id, now)
-    offers = crud.mentor_offer_ids(session=session, account_id=account.id)
-    return Principal(account.id, account.role, account.applicant_id, frozenset(offers))
+    return principal
 
 
 def _record_use(session: Session, account_id: int, now: datetime) -> None:
-    with Session(session.get_bind()) as own:
-        account = own.get(Account, account_id)
-        if account is not None:
-            account.last_used_at = now
-            own.add(account)
-            own.commit()
+    """Stamp the token's use; skipped (not failed) when the database is busy writing."""
+    try:
+        crud.stamp_account_use(session=session, account_id=account_id, used_at=now)
+        session.commit()
+    except (OperationalError, DatabaseUnavailable):  # busy or read-only: the request goes on
+        session.rollback()

@@ -25,7 +25,7 @@ from matcher.funding import Funding
 from matcher.language import applicant_language
 from matcher.strength import Strength, load_thresholds, near_miss
 from models import crud, lifecycle, tables
-from models.schemas import AccountPublic, PlacementView, RoundSummary, RoundSettings, TokenPublic
+from models.schemas import AccountPublic, PlacementView, RoundSettings, RoundSummary, TokenPublic
 from models.store import SqlEmbeddingStore
 
 _OFFER_FIELDS = set(matcher.Offer.model_fields) - {"id"}

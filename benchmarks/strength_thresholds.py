@@ -19,7 +19,7 @@ from sentence_transformers import SentenceTransformer
 
 import matcher
 from benchmarks.common import DEV, REPO, Section, skipped, table
-from matcher.embedding import model_id
+from matcher.embedding import E5_MODEL, TextEmbedder
 from matcher.strength import (
     ORDER,
     RESOURCE,
@@ -32,14 +32,21 @@ TITLE = "8. Match-strength labels (development set)"
 OUTPUT = REPO / "matcher" / "resources" / RESOURCE
 
 
-def dev_fit_and_grades(model: SentenceTransformer) -> tuple[np.ndarray, np.ndarray]:
+#: The model combinations the product runs with: the default ensemble, and USE-m alone
+#: (``MATCHER_SECOND_MODEL=""``).
+COMBINATIONS = ((matcher.DEFAULT_MODEL, E5_MODEL), (matcher.DEFAULT_MODEL,))
+
+
+def dev_fit_and_grades(
+    embedder: TextEmbedder,
+) -> tuple[np.ndarray, np.ndarray]:
     """(n, m) calibrated topic fit of the dev set and the gold grade of every pair (0 if none)."""
     offers = matcher.load_offers((DEV / "offers.json").read_bytes(), source="offers.json")
     applicants = matcher.load_applicants(
         (DEV / "applicants.json").read_bytes(), source="applicants.json"
     )
     gold = json.loads((DEV / "gold.json").read_text("utf-8"))
-    scores = matcher.score_pairs(matcher.TopicScorer(matcher.Embedder(model)), applicants, offers)
+    scores = matcher.score_pairs(matcher.TopicScorer(embedder), applicants, offers)
     grades = np.array(
         [[gold.get(a.id, {}).get(o.id, 0) for o in offers] for a in applicants], dtype=np.int8
     )
@@ -50,8 +57,9 @@ def run(model: SentenceTransformer) -> Section:
     """The labels' shares per grade on the dev set, with the stored thresholds."""
     if not (DEV / "gold.json").is_file():
         return skipped(TITLE, f"{DEV} not found (only the team's checkouts have ../shared)")
-    thresholds = load_thresholds(model_id(matcher.DEFAULT_MODEL))
-    fit, grades = dev_fit_and_grades(model)
+    embedder = matcher.load_embedder(COMBINATIONS[0], models=[model])
+    thresholds = load_thresholds(embedder.model_id)
+    fit, grades = dev_fit_and_grades(embedder)
     levels = thresholds.levels(fit)
     rows = []
     for grade in (3, 2, 1, 0):
@@ -83,11 +91,17 @@ def main() -> int:
     if not (DEV / "gold.json").is_file():
         print(f"{DEV} not found", file=sys.stderr)
         return 2
-    fit, grades = dev_fit_and_grades(matcher.load_model())
-    thresholds = fit_thresholds(fit, grades, model_id(matcher.DEFAULT_MODEL))
-    OUTPUT.write_text(thresholds_json(thresholds, "../shared/benchmark/dev") + "\n", "utf-8")
-    where = OUTPUT.relative_to(REPO)
-    print(f"{where}: gut ≥ {thresholds.gut:.4f}, sehr gut ≥ {thresholds.sehr_gut:.4f}")
+    store, first = matcher.MemoryStore(), matcher.load_model()
+    fitted = []
+    for names in COMBINATIONS:
+        embedder = matcher.load_embedder(names, store, models=[first])
+        fit, grades = dev_fit_and_grades(embedder)
+        fitted.append(fit_thresholds(fit, grades, embedder.model_id))
+        print(
+            f"{embedder.model_id}: gut ≥ {fitted[-1].gut:.4f}, sehr gut ≥ {fitted[-1].sehr_gut:.4f}"
+        )
+    OUTPUT.write_text(thresholds_json(fitted, "../shared/benchmark/dev") + "\n", "utf-8")
+    print(f"{OUTPUT.relative_to(REPO)} written")
     return 0
 
 

@@ -332,6 +332,11 @@ class Ensemble:
         return [key for m in self.members for key in m.keys_for(texts, prompt_name=prompt_name)]
 
     @property
+    def model_id(self) -> str:
+        """The members' model ids joined by "+": what fitted thresholds name."""
+        return "+".join(member.model_id for member in self.members)
+
+    @property
     def encoded_count(self) -> int:
         """Texts the members' models have encoded, summed."""
         return sum(member.encoded_count for member in self.members)

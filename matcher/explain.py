@@ -76,6 +76,7 @@ WORDINGS: dict[str, Wording] = {
     ),
 }
 
+
 @dataclass(frozen=True)
 class Explanation:
     """The evidence behind one suggestion; :meth:`render` words it for its reader."""

@@ -282,8 +282,8 @@ def feature_matrix(
     n, m = len(scores.applicants), len(scores.offers)
     topic = scores.topic
     columns: dict[str, Callable[[], np.ndarray]] = {
-        "topic_whole": lambda: topic.whole - topic.baseline_whole[None, :],
-        "topic_sentences": lambda: topic.sentences - topic.baseline_sentences[None, :],
+        "topic_whole": lambda: topic.whole,
+        "topic_sentences": lambda: topic.sentences,
         "lexical_overlap": lambda: _lexical_overlap(scores.applicants, side),
         "language_margin": lambda: _language_margin(scores.applicants, side.constraints),
         "date_slack_weeks": lambda: _date_slack_weeks(scores.applicants, side.constraints),

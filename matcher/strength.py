@@ -15,7 +15,7 @@ grades 0–2. The dev-set shares the labels reach are a benchmark section (``str
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -91,14 +91,15 @@ def fit_thresholds(fit: np.ndarray, grades: np.ndarray, model_id: str) -> Streng
     )
 
 
-def thresholds_json(thresholds: StrengthThresholds, fitted_on: str) -> str:
-    """The resource file's text: thresholds, their model and the data they were fitted on."""
+def thresholds_json(fitted: Sequence[StrengthThresholds], fitted_on: str) -> str:
+    """The resource file's text: thresholds per embedding model and the data they came from."""
     return json.dumps(
         {
-            "model_id": thresholds.model_id,
             "fitted_on": fitted_on,
-            "gut": round(thresholds.gut, 6),
-            "sehr_gut": round(thresholds.sehr_gut, 6),
+            "models": [
+                {"model_id": t.model_id, "gut": round(t.gut, 6), "sehr_gut": round(t.sehr_gut, 6)}
+                for t in fitted
+            ],
         },
         ensure_ascii=False,
         indent=2,
@@ -107,14 +108,16 @@ def thresholds_json(thresholds: StrengthThresholds, fitted_on: str) -> str:
 
 @cache
 def load_thresholds(model_id: str) -> StrengthThresholds:
-    """The bundled thresholds, if they were fitted for ``model_id``; else an error."""
+    """The bundled thresholds fitted for ``model_id`` (a model or an ensemble); else an error."""
     stored = json.loads((files("matcher") / "resources" / RESOURCE).read_text("utf-8"))
-    if stored["model_id"] != model_id:
-        raise StrengthNotCalibratedError(
-            f"Die Schwellen der Passungsstärke gelten für das Modell {stored['model_id']}, "
-            f"nicht für {model_id}: benchmarks/strength_thresholds.py neu ausführen."
-        )
-    return StrengthThresholds(model_id, float(stored["gut"]), float(stored["sehr_gut"]))
+    for entry in stored["models"]:
+        if entry["model_id"] == model_id:
+            return StrengthThresholds(model_id, float(entry["gut"]), float(entry["sehr_gut"]))
+    known = ", ".join(entry["model_id"] for entry in stored["models"])
+    raise StrengthNotCalibratedError(
+        f"Die Schwellen der Passungsstärke gelten für {known}, nicht für {model_id}: "
+        "python -m benchmarks.strength_thresholds neu ausführen."
+    )
 
 
 def near_miss(

@@ -492,3 +492,10 @@ def latest_ranker(*, session: Session, up_to_round: int) -> RankerModel | None:
         .order_by(col(RankerModel.id).desc())
     )
     return session.exec(statement).first()
+
+
+def stamp_account_use(*, session: Session, account_id: int, used_at: datetime) -> None:
+    """Record when a token was last used (the caller commits)."""
+    session.execute(
+        update(Account).where(col(Account.id) == account_id).values(last_used_at=used_at)
+    )

@@ -19,7 +19,6 @@ from models.schemas import (
     ExplanationLanguageChoice,
     MentorGuest,
     MySuggestion,
-    PlacementView,
 )
 from models.tables import MentorDecision
 

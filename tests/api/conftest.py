@@ -31,7 +31,6 @@ from api.app import create_app
 from api.settings import Settings, get_settings
 from models import crud
 from models.db import init_db, make_engine
-from models.store import SqlEmbeddingStore
 from models.tables import (
     MatchingRun,
     PlacementCreate,

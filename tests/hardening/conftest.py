@@ -36,7 +36,7 @@ from models import crud
 from models.db import init_db, make_engine
 from models.tables import Role
 from tests.conftest import Databases
-from tests.support import bearer, copy_seed, ensemble_scorer
+from tests.support import bearer, ensemble_scorer
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"

@@ -70,12 +70,14 @@ def test_health_live_and_ready(client: TestClient) -> None:
     assert client.get("/api/health/ready").json() == {"status": "ready"}
 
 
-def test_not_ready_when_the_schema_lacks_a_table(client: TestClient, app: FastAPI) -> None:
-    with app.state.engine.begin() as connection:
-        connection.execute(text("DROP TABLE mentoroffer"))
+def test_not_ready_when_the_schema_is_not_the_newest(client: TestClient, app: FastAPI) -> None:
+    assert client.get("/api/health/ready").status_code == 200
+    with app.state.engine.begin() as connection:  # as if another build had migrated it
+        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     response = client.get("/api/health/ready")
     assert response.status_code == 503
-    assert "veraltet" in response.json()["detail"] and "mentoroffer" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert "nicht aktuell" in detail and "0001" in detail and "matcher db upgrade" in detail
     assert client.get("/api/health/live").status_code == 200
 
 

@@ -17,17 +17,20 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+#: A batch copy of a SQLite table must keep AUTOINCREMENT (ids are never reused).
+KEEP_IDS = {"sqlite_autoincrement": True}
+
 
 def upgrade() -> None:
-    with op.batch_alter_table("account", schema=None) as batch_op:
+    with op.batch_alter_table("account", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.add_column(sa.Column("expires_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("revoked_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("last_used_at", sa.DateTime(), nullable=True))
 
-    with op.batch_alter_table("auditentry", schema=None) as batch_op:
+    with op.batch_alter_table("auditentry", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.add_column(sa.Column("detail", sa.String(length=500), nullable=True))
 
-    with op.batch_alter_table("round", schema=None) as batch_op:
+    with op.batch_alter_table("round", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.add_column(
             sa.Column("offers_version", sa.Integer(), server_default="0", nullable=False)
         )
@@ -38,15 +41,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("round", schema=None) as batch_op:
+    with op.batch_alter_table("round", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.drop_column("closes_on")
         batch_op.drop_column("min_strength")
         batch_op.drop_column("offers_version")
 
-    with op.batch_alter_table("auditentry", schema=None) as batch_op:
+    with op.batch_alter_table("auditentry", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.drop_column("detail")
 
-    with op.batch_alter_table("account", schema=None) as batch_op:
+    with op.batch_alter_table("account", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.drop_column("last_used_at")
         batch_op.drop_column("revoked_at")
         batch_op.drop_column("expires_at")
