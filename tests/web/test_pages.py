@@ -126,7 +126,7 @@ def test_coordinator_runs_a_batch_and_exports(page: Page, site: Site, tmp_path: 
     login(page, site, site.coordinator_token)
     assert stat(page, "proposed") == 0
     open_nav(page, "Zuordnung", "Batch-Zuordnung")
-    page.get_by_role("radio", name="Möglichst viele Plätze (max-placed)").check()
+    page.get_by_role("radio", name="Möglichst viele Plätze").check()
     page.get_by_role("button", name="Zuordnung starten").click()
     expect(page.get_by_test_id("run-status")).to_contain_text("fertig", timeout=30_000)
     unplaced = page.get_by_test_id("unplaced")
