@@ -517,7 +517,7 @@ export async function applicantsView(ctx, rid) {
     count,
     h(
       "div",
-      { class: "table-wrap" },
+      { class: "table-wrap", tabindex: "0" },
       h(
         "table",
         { class: "applicants" },

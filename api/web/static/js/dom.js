@@ -136,7 +136,7 @@ export function facts(pairs, cls = "facts") {
 export function table(caption, headers, rows, attrs = {}) {
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0" },
     h(
       "table",
       attrs,

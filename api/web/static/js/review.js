@@ -318,7 +318,7 @@ export async function queueView(ctx, rid) {
       bulkError,
       h(
         "div",
-        { class: "table-wrap" },
+        { class: "table-wrap", tabindex: "0" },
         h(
           "table",
           { "data-testid": "queue-list" },
