@@ -305,7 +305,9 @@ def test_release_a_confirmed_placement_and_place_an_alternate(page: Page, site: 
     first = entry["alternates"][0]
     screenshot(page, "coordinator-freed-place")
     freed.get_by_role("button", name=f"{first} platzieren").click()
-    expect(page.get_by_test_id("freed")).to_have_count(0)
+    # Placed: no longer offered (the card goes once the offer is full again).
+    expect(page.get_by_role("button", name=f"{first} platzieren")).to_have_count(0)
+    expect(page.locator("#toast")).to_contain_text(f"Platziert: {first}")
     placements = site.api("GET", f"/api/rounds/{rid}/placements")
     released = next(p for p in placements if p["id"] == proposal["placement_id"])
     assert (released["status"], released["reason"]) == ("released", "Dienstlich verhindert")
