@@ -11,10 +11,10 @@ import {
   PLACEMENT_KIND,
   PLACEMENT_STATUS,
   REVIEW_FLAG,
-  ROLE_LABELS,
   ROUND_STATUS,
   RUN_MODES,
   RUN_STATUS,
+  actorLabel,
   badge,
   label,
   language,
@@ -327,6 +327,20 @@ export async function overviewView(ctx, rid) {
       stat("free", "Freie Plätze", free, "Plätze ohne bestätigte Platzierung"),
     ),
     freedPlaces(rid, todo),
+    todo.review.length
+      ? h(
+          "section",
+          { class: "card", "aria-labelledby": "review-flag-heading", "data-testid": "to-review" },
+          h("h2", { id: "review-flag-heading" }, "Bestätigte Platzierungen zu prüfen"),
+          h(
+            "ul",
+            { class: "plain-list" },
+            todo.review.map((p) =>
+              h("li", {}, applicantLink(rid, p.applicant_id), " → ", offerLink(rid, p.offer_id), " ", placementBadge(p), p.review_reason ? ` – ${p.review_reason}` : ""),
+            ),
+          ),
+        )
+      : null,
     h(
       "section",
       { class: "card", "aria-labelledby": "chart-heading" },
@@ -563,8 +577,8 @@ function placementSection(ctx, rid, summary, applicant, placements, offerById, u
         { class: "placement placement--confirmed", "data-testid": "placement-status" },
         h("p", {}, placementBadge(confirmed), " ", offerText(confirmed)),
         facts([
-          ["Score", num(confirmed.score, 2)],
-          ["Entschieden", [confirmed.decided_by || "", " · ", when(confirmed.decided_at)]],
+          ["Passung", num(confirmed.score, 2)],
+          ["Entschieden", [actorLabel(confirmed.decided_by), " · ", when(confirmed.decided_at)]],
           ["Begründung", confirmed.reason],
           [
             "Mentoring",
@@ -759,8 +773,8 @@ function suggestionCard(ctx, rid, applicant, suggestion, index, canPlace, openOf
     scoreBar(suggestion.score),
     facts(
       [
-        ["Themenpassung (topic_fit)", num(suggestion.parts.topic_fit, 3)],
-        ["Wunschstadt-Bonus (preference_bonus)", num(suggestion.parts.preference_bonus, 2)],
+        ["Themenpassung", num(suggestion.parts.topic_fit, 2)],
+        ["Wunschstadt-Bonus", num(suggestion.parts.preference_bonus, 2)],
       ],
       "facts facts--inline",
     ),
@@ -1097,7 +1111,7 @@ function runSummary(run) {
       ["Bestätigte (beibehalten)", num((r.pinned || []).length)],
       ["Ohne Platz", num(r.unplaced.length)],
       ["Freie Plätze danach", num(r.places_left)],
-      ["Gesamt-Score", num(r.total_score, 2)],
+      ["Gesamtpassung", num(r.total_score, 2)],
     ],
     "facts facts--inline",
   );
@@ -1321,15 +1335,11 @@ export async function auditView(ctx, rid) {
     api(`${rest(rid)}/placements`),
   ]);
   const placementById = new Map(placements.map((p) => [p.id, p]));
-  const actor = (text) => {
-    const [role, id] = text.split(":");
-    return ROLE_LABELS[role] ? h("span", { title: text }, `${ROLE_LABELS[role]} #${id}`) : text;
-  };
   const rows = [...entries].reverse().map((e) => {
     const p = e.placement_id === null ? null : placementById.get(e.placement_id);
     return [
       when(e.created_at),
-      actor(e.actor),
+      actorLabel(e.actor),
       AUDIT_ACTIONS[e.action] || e.action,
       p ? applicantLink(rid, p.applicant_id) : "–",
       p ? offerLink(rid, p.offer_id) : "–",

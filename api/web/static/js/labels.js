@@ -74,6 +74,14 @@ export const AUDIT_ACTIONS = {
   round_reopen: "Runde wieder geöffnet",
 };
 
+/** Who decided: "coordinator:3" → "Koordination #3" (the account's number, never a raw code). */
+export function actorLabel(actor) {
+  if (!actor) return "";
+  const [role, id] = actor.split(":");
+  if (!ROLE_LABELS[role]) return actor === "system" ? "System" : actor;
+  return id ? `${ROLE_LABELS[role]} #${id}` : ROLE_LABELS[role];
+}
+
 /** A German label for a code, or a neutral German word (never the raw code). */
 export function label(table, code, fallback = "unbekannt") {
   return table[code] || fallback;

@@ -14,7 +14,7 @@ import { facts, h, nextId, num, replace, scoreBar } from "./dom.js";
 
 const SORTS = {
   applicant: ["Bewerbung", (a, b) => a.applicant_id.localeCompare(b.applicant_id, "de")],
-  score: ["Score, höchster zuerst", (a, b) => b.score - a.score],
+  score: ["Passung, höchste zuerst", (a, b) => b.score - a.score],
   city: ["Stadt", (a, b) => a.city.localeCompare(b.city, "de") || b.score - a.score],
 };
 
@@ -330,7 +330,7 @@ export async function queueView(ctx, rid) {
               "tr",
               {},
               h("th", { scope: "col" }, all),
-              ["Bewerbung", "Angebot", "Score", "Status"].map((t) => h("th", { scope: "col" }, t)),
+              ["Bewerbung", "Angebot", "Passung", "Status"].map((t) => h("th", { scope: "col" }, t)),
             ),
           ),
           tbody,
