@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from models.tables import Role
 from tests.web.conftest import (
@@ -317,3 +317,51 @@ def test_release_a_confirmed_placement_and_place_an_alternate(page: Page, site: 
         and p["status"] == "confirmed"
         for p in placements
     )
+
+
+def test_run_progress_survives_failed_status_requests(page: Page, site: Site) -> None:
+    """Two status polls fail (503); the page keeps polling with back-off and shows the end."""
+    failures = {"left": 2}
+
+    def flaky(route: Route) -> None:
+        if route.request.method == "GET" and failures["left"] > 0:
+            failures["left"] -= 1
+            route.fulfill(status=503, json={"detail": "Kurz nicht erreichbar.", "errors": []})
+        else:
+            route.continue_()
+
+    login(page, site, site.coordinator_token)
+    page.route(re.compile(r"/api/rounds/\d+/runs/\d+$"), flaky)
+    page.get_by_role("navigation", name="Hauptnavigation").get_by_role(
+        "link", name="Zuordnung"
+    ).click()
+    page.get_by_role("button", name="Zuordnung starten").click()
+    expect(page.get_by_test_id("run-status")).to_contain_text("fertig", timeout=30_000)
+    assert failures["left"] == 0
+
+
+def test_chart_draws_overbooking_as_an_error(page: Page, site: Site) -> None:
+    """A city with more placements than places: a red segment, the excess named after the bar."""
+    login(page, site, site.coordinator_token)
+    svg = page.evaluate(
+        """async () => {
+      const { cityChart, placesPerCity } = await import("/static/js/chart.js");
+      const offers = [
+        { id: "H-1", city: "Wien", capacity: 7 },
+        { id: "H-2", city: "Rom", capacity: 3 },
+      ];
+      const placements = [
+        ...Array(7).fill({ offer_id: "H-1", status: "confirmed" }),
+        { offer_id: "H-1", status: "proposed" },
+        { offer_id: "H-2", status: "confirmed" },
+      ];
+      const figure = cityChart(placesPerCity(offers, placements));
+      document.querySelector("main").append(figure);
+      const over = figure.querySelectorAll("rect.chart__bar--over");
+      const bars = [...figure.querySelectorAll("g[data-city='Wien'] rect")];
+      const end = Math.max(...bars.map((r) => r.getBBox().x + r.getBBox().width));
+      const text = figure.querySelector("g[data-city='Wien'] text.chart__value--over");
+      return { over: over.length, text: text.textContent, after: text.getBBox().x >= end };
+    }"""
+    )
+    assert svg == {"over": 1, "text": "1 zu viel", "after": True}
