@@ -187,6 +187,7 @@ def test_coordinator_sets_up_a_round_and_invites(
     screenshot(page, "coordinator-setup")
 
     # An invitation for A-001: the link logs in in a second browser.
+    page.get_by_text(re.compile(r"^Einzeln einladen")).click()
     invitations = page.get_by_test_id("invitations")
     invitations.get_by_role("button", name="Einladung erstellen für A-001").click()
     text = invitations.get_by_test_id("invitation").input_value()

@@ -359,7 +359,14 @@ function invitationsCard(rid, offers, applicants) {
     ),
     h("div", { class: "button-row" }, bulk),
     status,
-    people.length ? table(null, ["Rolle", "ID", "Name", "Einladung"], rows, { "data-testid": "invitations" }) : h("p", {}, "Noch keine Angebote oder Bewerbungen."),
+    people.length
+      ? h(
+          "details",
+          { class: "manual" },
+          h("summary", {}, `Einzeln einladen (${num(people.length)} Personen)`),
+          table(null, ["Rolle", "ID", "Name", "Einladung"], rows, { "data-testid": "invitations" }),
+        )
+      : h("p", {}, "Noch keine Angebote oder Bewerbungen."),
   );
 }
 
