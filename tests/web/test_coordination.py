@@ -366,3 +366,32 @@ def test_chart_draws_overbooking_as_an_error(page: Page, site: Site) -> None:
     }"""
     )
     assert svg == {"over": 1, "text": "1 zu viel", "after": True}
+
+
+def test_lists_keep_filter_and_scroll_and_pages_show_loading(page: Page, site: Site) -> None:
+    site.run()
+    login(page, site, site.coordinator_token)
+    page.set_viewport_size({"width": 1280, "height": 500})
+    page.goto(f"{site.url}/app/runden/{site.round_id}/bewerbungen")
+    page.get_by_role("radio", name=re.compile("^vorgeschlagen")).check()
+    link = page.locator("table.applicants tbody a").nth(12)
+    link.scroll_into_view_if_needed()
+    scrolled = page.evaluate("() => window.scrollY")
+    assert scrolled > 300
+    applicant = link.inner_text()
+
+    # A slow answer: the old page dims and a loading bar shows until the new one is there.
+    def slow(route: Route) -> None:
+        page.wait_for_timeout(800)
+        route.continue_()
+
+    page.route(re.compile(r"/shortlist\?"), slow)
+    link.click()
+    expect(page.locator(".loading-bar")).to_be_visible()
+    expect(page.locator("main")).to_have_attribute("aria-busy", "true")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(applicant)
+    expect(page.locator(".loading-bar")).to_have_count(0)
+
+    page.go_back()
+    expect(page.get_by_role("radio", name=re.compile("^vorgeschlagen"))).to_be_checked()
+    page.wait_for_function("y => Math.abs(window.scrollY - y) < 5", arg=scrolled)

@@ -193,7 +193,7 @@ async function render({ focus = false, restore = false } = {}) {
   document.title = `${heading ? heading.textContent : "Hospitation Matcher"} · Hospitation Matcher`;
   if (focus && heading) {
     heading.setAttribute("tabindex", "-1");
-    heading.focus();
+    heading.focus({ preventScroll: restore });
   }
 }
 

@@ -357,6 +357,12 @@ export async function overviewView(ctx, rid) {
         h(
           "li",
           {},
+          h("a", { href: `${page(rid)}/einrichtung` }, "Einrichtung"),
+          " · importieren, Datensätze bearbeiten, einladen",
+        ),
+        h(
+          "li",
+          {},
           h("a", { href: `${page(rid)}/zuordnung` }, "Batch-Zuordnung"),
           lastRun
             ? ` · letzte: #${lastRun.id} ${RUN_STATUS[lastRun.status]}, ${when(lastRun.created_at)}`
