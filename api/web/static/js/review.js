@@ -235,8 +235,12 @@ export async function queueView(ctx, rid) {
       reject();
       return;
     }
+    if (event.target === reason && event.key === "Escape") {
+      panel.focus(); // back to the shortcuts without deciding
+      return;
+    }
     if (typing(event) || event.ctrlKey || event.metaKey || event.altKey || !writable) return;
-    const action = { j: () => move(1), k: () => move(-1), c: null, r: null }[event.key];
+    const action = { j: () => move(1), k: () => move(-1) }[event.key];
     if (event.key === "c" && shown[current]) {
       event.preventDefault();
       decide(shown[current], "confirm", reason.value.trim());
@@ -300,7 +304,9 @@ export async function queueView(ctx, rid) {
       h("kbd", {}, "c"),
       " bestätigen, ",
       h("kbd", {}, "r"),
-      " ablehnen (Begründung eingeben, Enter).",
+      " ablehnen (Begründung eingeben, Enter; ",
+      h("kbd", {}, "Esc"),
+      " bricht ab).",
     ),
     panel,
     h(
