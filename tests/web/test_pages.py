@@ -183,6 +183,15 @@ def test_coordinator_places_by_hand_with_the_keyboard(page: Page, site: Site) ->
     offer_id = card.get_attribute("data-offer")
     card.locator("summary").focus()
     page.keyboard.press("Enter")
+    # The form shows the free places before the click.
+    capacity = site.api("GET", f"/api/rounds/{site.round_id}/offers/{offer_id}")["capacity"]
+    taken = sum(
+        p["offer_id"] == offer_id and p["status"] == "confirmed"
+        for p in site.api("GET", f"/api/rounds/{site.round_id}/placements")
+    )
+    expect(card.get_by_test_id("free-places")).to_have_text(
+        f"Noch {capacity - taken} von {capacity} Plätzen frei."
+    )
     card.get_by_label("Begründung").focus()
     page.keyboard.type("Nachrückerin, Platz frei")
     page.keyboard.press("Tab")
