@@ -14,6 +14,7 @@ from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from api.auth import Principal, check_token
 from api.errors import Forbidden, NotAuthenticated
@@ -60,6 +61,18 @@ PlainBool = BeforeValidator(_true_or_false)
 
 #: A row id in a path: 1 … 2**31 - 1, so no database sees a number it cannot store.
 IdPath = Annotated[int, PlainDigits, Path(ge=1, le=MAX_ROW_ID)]
+
+
+class RecordIdConvertor(StringConvertor):
+    """A public id in a path may contain "/" (sent as ``%2F``, which the server decodes):
+    it takes the rest of the path, except the sub-resources named after it, so
+    ``/applicants/A/1`` opens ``A/1`` and ``/applicants/A/1/shortlist`` its shortlist."""
+
+    regex = r"[^/].*?(?<!/shortlist)(?<!/personal-data)(?<!/candidates)"
+
+
+#: Use as ``{applicant_id:record_id}`` in route paths.
+register_url_convertor("record_id", RecordIdConvertor())
 
 
 def get_engine(request: Request) -> Engine:

@@ -45,14 +45,14 @@ def add_offer(
     return offer
 
 
-@router.get("/offers/{offer_id}")
+@router.get("/offers/{offer_id:record_id}")
 def show_offer(
     round_id: IdPath, offer_id: str, session: SessionDep, _: CoordinatorDep
 ) -> matcher.Offer:
     return services.offer_record(services.require_offer(session, round_id, offer_id))
 
 
-@router.put("/offers/{offer_id}")
+@router.put("/offers/{offer_id:record_id}")
 def replace_offer(
     round_id: IdPath,
     offer_id: str,
@@ -75,7 +75,7 @@ def replace_offer(
     return offer
 
 
-@router.delete("/offers/{offer_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/offers/{offer_id:record_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_offer(
     round_id: IdPath,
     offer_id: str,
@@ -119,14 +119,14 @@ def add_applicant(
     return services.applicant_record(services.require_applicant(session, round_id, applicant.id))
 
 
-@router.get("/applicants/{applicant_id}")
+@router.get("/applicants/{applicant_id:record_id}")
 def show_applicant(
     round_id: IdPath, applicant_id: str, session: SessionDep, _: CoordinatorDep
 ) -> matcher.Applicant:
     return services.applicant_record(services.require_applicant(session, round_id, applicant_id))
 
 
-@router.put("/applicants/{applicant_id}")
+@router.put("/applicants/{applicant_id:record_id}")
 def replace_applicant(
     round_id: IdPath,
     applicant_id: str,
@@ -152,7 +152,7 @@ def replace_applicant(
     return services.applicant_record(services.require_applicant(session, round_id, applicant_id))
 
 
-@router.delete("/applicants/{applicant_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/applicants/{applicant_id:record_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_applicant(
     round_id: IdPath,
     applicant_id: str,
@@ -169,7 +169,7 @@ def delete_applicant(
     privacy.wipe_erased(session)
 
 
-@router.get("/applicants/{applicant_id}/personal-data")
+@router.get("/applicants/{applicant_id:record_id}/personal-data")
 def personal_data(
     round_id: IdPath, applicant_id: str, session: SessionDep, _: CoordinatorDep
 ) -> dict[str, Any]:

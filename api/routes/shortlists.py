@@ -25,7 +25,7 @@ TopK = Annotated[
 ]
 
 
-@router.get("/applicants/{applicant_id}/shortlist")
+@router.get("/applicants/{applicant_id:record_id}/shortlist")
 def applicant_shortlist(
     round_id: IdPath,
     applicant_id: str,
@@ -52,7 +52,7 @@ def applicant_shortlist(
     )
 
 
-@router.get("/offers/{offer_id}/candidates")
+@router.get("/offers/{offer_id:record_id}/candidates")
 def offer_candidates(
     round_id: IdPath,
     offer_id: str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -275,7 +276,8 @@ def api_routes(app: FastAPI) -> list[tuple[str, str]]:
 
     visit(app.routes)
     return sorted(
-        (method, path)
+        # {applicant_id:record_id} → {applicant_id}, as the API documents it
+        (method, re.sub(r"\{(\w+):\w+\}", r"{\1}", path))
         for method, path in found
         if path.startswith("/api/") and not path.startswith("/api/health")
     )

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -56,6 +57,9 @@ CHROMIUM_ARGS = [
 ROUND_NAME = "Beispielrunde 2027 (Demo)"
 #: Longest a test waits for the server to start or a run to finish.
 TIMEOUT_SECONDS = 30.0
+#: axe-core comes from the npm registry into a cache outside the repository, once per machine.
+AXE_VERSION = "4.14.1"
+AXE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hospitation-web"
 
 #: An applicant whose texts would run script if a page inserted them as markup.
 XSS_ID = "A-900"
@@ -270,3 +274,56 @@ def screenshot(page: Page, name: str) -> Path:
     page.evaluate("document.getElementById('toast')?.classList.remove('toast--visible')")
     page.screenshot(path=str(path), full_page=True, animations="disabled")
     return path
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's browser script, installed with npm into a cache folder (never vendored)."""
+    script = AXE_CACHE / f"axe-core-{AXE_VERSION}" / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip(
+                "npm fehlt: die Barrierefreiheits-Prüfung lädt axe-core aus der npm-Registry"
+            )
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(script.parents[2]),
+                f"axe-core@{AXE_VERSION}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return script.read_text("utf-8")
+
+
+#: Only these impacts fail the check; "moderate" and "minor" findings are reported, not fatal.
+AXE_RUN = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => {
+      const where = v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ");
+      return `${v.id} (${v.impact}): ${v.help} @ ${where}`;
+    });
+}"""
+
+
+def axe_violations(page: Page) -> list[str]:
+    """Serious and critical axe-core findings on the page as shown now.
+
+    The script comes in as an init script (the pages' CSP forbids inline scripts, rightly)."""
+    found: list[str] = page.evaluate(AXE_RUN)
+    return found
+
+
+def use_axe(page: Page, source: str) -> None:
+    """Make axe-core available on every page this tab opens from now on."""
+    page.context.add_init_script(script=source)

@@ -80,8 +80,10 @@ def test_coordinator_confirms_a_proposal_from_the_shortlist(page: Page, site: Si
     expect(shortlist.locator("li.suggestion")).to_have_count(5)
     first = shortlist.locator("li.suggestion").first
     expect(first.locator(".scorebar")).to_be_visible()
-    expect(first).to_contain_text("Themenpassung (topic_fit)")
-    expect(first).to_contain_text("Wunschstadt-Bonus (preference_bonus)")
+    expect(first).to_contain_text("Themenpassung")
+    expect(first).to_contain_text("Wunschstadt-Bonus")
+    assert "topic_fit" not in first.inner_text()
+    assert "Passung von 0 bis 1" in (first.locator(".scorebar").get_attribute("title") or "")
     expect(first.locator("mark.mark-applicant")).to_have_count(1)
     expect(first.locator("mark.mark-offer")).to_have_count(1)
     api_first = site.shortlist(applicant_id)[0]
@@ -126,7 +128,7 @@ def test_coordinator_runs_a_batch_and_exports(page: Page, site: Site, tmp_path: 
     login(page, site, site.coordinator_token)
     assert stat(page, "proposed") == 0
     open_nav(page, "Zuordnung", "Batch-Zuordnung")
-    page.get_by_role("radio", name="Möglichst viele Plätze (max-placed)").check()
+    page.get_by_role("radio", name="Möglichst viele Plätze").check()
     page.get_by_role("button", name="Zuordnung starten").click()
     expect(page.get_by_test_id("run-status")).to_contain_text("fertig", timeout=30_000)
     unplaced = page.get_by_test_id("unplaced")
@@ -183,6 +185,15 @@ def test_coordinator_places_by_hand_with_the_keyboard(page: Page, site: Site) ->
     offer_id = card.get_attribute("data-offer")
     card.locator("summary").focus()
     page.keyboard.press("Enter")
+    # The form shows the free places before the click.
+    capacity = site.api("GET", f"/api/rounds/{site.round_id}/offers/{offer_id}")["capacity"]
+    taken = sum(
+        p["offer_id"] == offer_id and p["status"] == "confirmed"
+        for p in site.api("GET", f"/api/rounds/{site.round_id}/placements")
+    )
+    expect(card.get_by_test_id("free-places")).to_have_text(
+        f"Noch {capacity - taken} von {capacity} Plätzen frei."
+    )
     card.get_by_label("Begründung").focus()
     page.keyboard.type("Nachrückerin, Platz frei")
     page.keyboard.press("Tab")

@@ -16,23 +16,25 @@ export function clearToken() {
 
 /** An API error: HTTP status and the server's German message. */
 export class ApiError extends Error {
-  constructor(status, detail, errors) {
+  constructor(status, detail, errors, total) {
     super(detail);
     this.status = status;
     this.errors = errors || [];
+    this.total = total || this.errors.length;
   }
 }
 
 async function send(path, { method = "GET", body, token = getToken() } = {}) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const form = body instanceof FormData; // files: the browser sets the multipart boundary
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
       cache: "no-store",
     });
   } catch {
@@ -41,14 +43,16 @@ async function send(path, { method = "GET", body, token = getToken() } = {}) {
   if (!response.ok) {
     let detail = `Fehler ${response.status}`;
     let errors = [];
+    let total = 0;
     try {
       const data = await response.json();
       detail = data.detail || detail;
       errors = data.errors || [];
+      total = data.total || 0;
     } catch {
       // not JSON: keep the status line
     }
-    throw new ApiError(response.status, detail, errors);
+    throw new ApiError(response.status, detail, errors, total);
   }
   return response;
 }
@@ -69,9 +73,14 @@ export async function download(path, fallbackName) {
   const blob = await response.blob();
   const disposition = response.headers.get("Content-Disposition") || "";
   const match = /filename="?([^";]+)"?/.exec(disposition);
+  return saveBlob(blob, match ? match[1] : fallbackName);
+}
+
+/** Hand a blob made in the page (e.g. a CSV of invitations) to the browser as a download. */
+export function saveBlob(blob, name) {
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
-  link.download = match ? match[1] : fallbackName;
+  link.download = name;
   document.body.append(link);
   link.click();
   link.remove();

@@ -1,6 +1,8 @@
 // The application shell: who is logged in (GET /api/accounts/me), navigation, routing by path.
 import { ApiError, api, clearToken, describe, getToken } from "./api.js";
 import * as coordinator from "./coordinator.js";
+import * as review from "./review.js";
+import * as setup from "./setup.js";
 import { h, replace } from "./dom.js";
 import { ROLE_LABELS } from "./labels.js";
 import { mentorView } from "./mentor.js";
@@ -10,10 +12,17 @@ const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const toastBox = document.getElementById("toast");
 
+/** Where the login page sends the user back to (this tab only): the page they asked for. */
+const NEXT_KEY = "hospitation.next";
+const SCROLL_KEY = "hospitation.scroll";
+
 const HOME = { coordinator: "/app/runden", applicant: "/app/vorschlaege", mentor: "/app/gaeste" };
 
 const ROUTES = [
   { role: "coordinator", pattern: /^\/app\/runden\/?$/, view: coordinator.roundsView },
+  { role: "coordinator", pattern: /^\/app\/runden\/neu$/, view: setup.newRoundView },
+  { role: "coordinator", pattern: /^\/app\/runden\/(\d+)\/einrichtung$/, view: setup.setupView },
+  { role: "coordinator", pattern: /^\/app\/runden\/(\d+)\/pruefen$/, view: review.queueView },
   { role: "coordinator", pattern: /^\/app\/runden\/(\d+)$/, view: coordinator.overviewView },
   {
     role: "coordinator",
@@ -48,15 +57,33 @@ function toast(message) {
   toastTimer = setTimeout(() => toastBox.classList.remove("toast--visible"), 6000);
 }
 
+/** Remember how far the current page was scrolled, so going back restores it. */
+function rememberScroll() {
+  const positions = JSON.parse(sessionStorage.getItem(SCROLL_KEY) || "{}");
+  positions[location.pathname + location.search] = window.scrollY;
+  sessionStorage.setItem(SCROLL_KEY, JSON.stringify(positions));
+}
+
+function restoreScroll() {
+  const positions = JSON.parse(sessionStorage.getItem(SCROLL_KEY) || "{}");
+  window.scrollTo(0, positions[location.pathname + location.search] || 0);
+}
+
 export function navigate(path, { replaceState = false } = {}) {
   if (replaceState) history.replaceState(null, "", path);
-  else history.pushState(null, "", path);
+  else {
+    rememberScroll();
+    history.pushState(null, "", path);
+  }
   render({ focus: true });
 }
 
-function logout(hint = "abgemeldet") {
+/** Back to the login page; with `keepPlace` the login returns to the page shown now. */
+function logout(hint = "abgemeldet", { keepPlace = false } = {}) {
+  const here = location.pathname + location.search;
   clearToken();
   sessionStorage.clear(); // the remembered round too: nothing of this session stays behind
+  if (keepPlace) sessionStorage.setItem(NEXT_KEY, here);
   location.replace(`/?hinweis=${hint}`);
 }
 
@@ -68,6 +95,8 @@ function renderNav(path) {
       const base = `/app/runden/${match[1]}`;
       items.push(
         ["Übersicht", base, (p) => p === base],
+        ["Einrichtung", `${base}/einrichtung`, (p) => p === `${base}/einrichtung`],
+        ["Prüfen", `${base}/pruefen`, (p) => p === `${base}/pruefen`],
         ["Bewerbungen", `${base}/bewerbungen`, (p) => p.startsWith(`${base}/bewerbungen`)],
         ["Angebote", `${base}/angebote`, (p) => p.startsWith(`${base}/angebote`)],
         ["Zuordnung", `${base}/zuordnung`, (p) => p === `${base}/zuordnung`],
@@ -99,9 +128,23 @@ function errorPage(title, message) {
   ];
 }
 
-async function render({ focus = false } = {}) {
+/** A loading state for every navigation: the old page dims and a bar runs until the new one. */
+function showLoading() {
+  main.setAttribute("aria-busy", "true");
+  if (!document.querySelector(".loading-bar")) {
+    document.body.append(h("div", { class: "loading-bar", role: "progressbar", "aria-label": "Seite wird geladen" }));
+  }
+}
+
+function hideLoading() {
+  main.removeAttribute("aria-busy");
+  document.querySelector(".loading-bar")?.remove();
+}
+
+async function render({ focus = false, restore = false } = {}) {
   generation += 1;
   const gen = generation;
+  showLoading();
   const path = location.pathname.replace(/\/+$/, "") || "/app";
   if (path === "/app") {
     history.replaceState(null, "", HOME[me.role]);
@@ -134,7 +177,7 @@ async function render({ focus = false } = {}) {
     }
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
-      logout("abgelaufen");
+      logout("abgelaufen", { keepPlace: true });
       return;
     }
     nodes = errorPage(
@@ -143,17 +186,21 @@ async function render({ focus = false } = {}) {
     );
   }
   if (gen !== generation || nodes === undefined) return; // a newer navigation took over
+  hideLoading();
   replace(main, nodes);
+  if (restore) restoreScroll();
   const heading = main.querySelector("h1");
   document.title = `${heading ? heading.textContent : "Hospitation Matcher"} · Hospitation Matcher`;
   if (focus && heading) {
     heading.setAttribute("tabindex", "-1");
-    heading.focus();
+    heading.focus({ preventScroll: restore });
   }
 }
 
 async function boot() {
   if (!getToken()) {
+    // A deep link or new tab: log in first, then come back here.
+    sessionStorage.setItem(NEXT_KEY, location.pathname + location.search);
     location.replace("/");
     return;
   }
@@ -195,7 +242,8 @@ async function boot() {
     event.preventDefault();
     navigate(url.pathname + url.search);
   });
-  window.addEventListener("popstate", () => render({ focus: true }));
+  window.addEventListener("popstate", () => render({ focus: true, restore: true }));
+  history.scrollRestoration = "manual";
   await render();
 }
 

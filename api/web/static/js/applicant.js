@@ -7,6 +7,10 @@ const STATUS = {
   bestätigt: ["Platz bestätigt", "placed"],
   vorgeschlagen: ["vorgeschlagen, Entscheidung offen", "proposed"],
   abgelehnt: ["nicht ausgewählt", "rejected"],
+  "nicht mehr aktuell": ["nicht mehr aktuell", "option"],
+  zurückgezogen: ["von Ihnen zurückgezogen", "rejected"],
+  abgesagt: ["vom Gastgeber abgesagt", "rejected"],
+  aufgehoben: ["Platzierung aufgehoben", "rejected"],
   Vorschlag: ["weitere Möglichkeit", "option"],
 };
 

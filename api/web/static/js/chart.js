@@ -28,7 +28,11 @@ export function placesPerCity(offers, placements) {
     if (p.status === "proposed") row.proposed += 1;
   }
   return [...rows.values()]
-    .map((r) => ({ ...r, open: Math.max(0, r.places - r.confirmed - r.proposed) }))
+    .map((r) => {
+      // Beyond the capacity a city is overbooked: that part is drawn as an error segment.
+      const taken = r.confirmed + r.proposed;
+      return { ...r, open: Math.max(0, r.places - taken), over: Math.max(0, taken - r.places) };
+    })
     .sort((a, b) => b.places - a.places || a.city.localeCompare(b.city, "de"));
 }
 
@@ -36,12 +40,13 @@ const SEGMENTS = [
   ["confirmed", "bestätigt"],
   ["proposed", "vorgeschlagen"],
   ["open", "frei"],
+  ["over", "überbucht"],
 ];
 
 export function cityChart(rows) {
   const titleId = nextId("chart-title");
   const descId = nextId("chart-desc");
-  const max = Math.max(1, ...rows.map((r) => r.places));
+  const max = Math.max(1, ...rows.map((r) => r.places + r.over));
   const unit = BAR_W / max;
   const height = TOP * 2 + rows.length * ROW;
   const total = rows.reduce((sum, r) => sum + r.places, 0);
@@ -78,7 +83,8 @@ export function cityChart(rows) {
         "title",
         {},
         `${row.city}: ${row.places} Plätze, ${row.confirmed} bestätigt, ` +
-          `${row.proposed} vorgeschlagen, ${row.open} frei`,
+          `${row.proposed} vorgeschlagen, ${row.open} frei` +
+          (row.over ? `, um ${row.over} überbucht` : ""),
       ),
       s(
         "text",
@@ -87,8 +93,10 @@ export function cityChart(rows) {
       ),
     );
     let x = LABEL_W;
+    // Proposals beyond the capacity are counted in "over", not twice.
+    const shown = { ...row, proposed: row.proposed - row.over };
     for (const [key] of SEGMENTS) {
-      const width = row[key] * unit;
+      const width = shown[key] * unit;
       if (width > 0) {
         group.append(
           s("rect", {
@@ -106,8 +114,12 @@ export function cityChart(rows) {
     group.append(
       s(
         "text",
-        { class: "chart__value", x: LABEL_W + row.places * unit + 8, y: y + ROW / 2 },
-        `${row.confirmed + row.proposed}/${row.places} belegt`,
+        {
+          class: row.over ? "chart__value chart__value--over" : "chart__value",
+          x: LABEL_W + (row.places + row.over) * unit + 8,
+          y: y + ROW / 2,
+        },
+        row.over ? `${num(row.over)} zu viel` : `${num(row.confirmed + row.proposed)} von ${num(row.places)}`,
       ),
     );
     svg.append(group);
@@ -116,7 +128,7 @@ export function cityChart(rows) {
   const legend = h(
     "ul",
     { class: "legend", "aria-hidden": "true" },
-    SEGMENTS.map(([key, label]) =>
+    SEGMENTS.filter(([key]) => key !== "over" || rows.some((r) => r.over)).map(([key, label]) =>
       h("li", {}, h("span", { class: `legend__swatch legend__swatch--${key}` }), label),
     ),
   );
@@ -126,8 +138,8 @@ export function cityChart(rows) {
     h("summary", {}, "Zahlen als Tabelle"),
     table(
       "Plätze je Stadt",
-      ["Stadt", "Plätze", "bestätigt", "vorgeschlagen", "frei"],
-      rows.map((r) => [r.city, num(r.places), num(r.confirmed), num(r.proposed), num(r.open)]),
+      ["Stadt", "Plätze", "bestätigt", "vorgeschlagen", "frei", "überbucht"],
+      rows.map((r) => [r.city, num(r.places), num(r.confirmed), num(r.proposed), num(r.open), num(r.over)]),
       { class: "numeric" },
     ),
   );

@@ -8,24 +8,33 @@ import {
   AUDIT_ACTIONS,
   FINAL_RUN_STATUS,
   MENTOR_DECISION,
+  PLACEMENT_KIND,
   PLACEMENT_STATUS,
+  REVIEW_FLAG,
   ROLE_LABELS,
   ROUND_DIRECTION,
   ROUND_STATUS,
   RUN_MODES,
   RUN_STATUS,
+  actorLabel,
   badge,
+  label,
   language,
 } from "./labels.js";
 
 const ROUND_KEY = "hospitation.round";
 const POLL_MS = 400;
+/** Longest wait between two status requests after failures (the back-off doubles up to it). */
+const POLL_MAX_MS = 8000;
 const enc = encodeURIComponent;
-const page = (rid) => `/app/runden/${rid}`;
-const rest = (rid) => `/api/rounds/${rid}`;
+export const page = (rid) => `/app/runden/${rid}`;
+export const rest = (rid) => `/api/rounds/${rid}`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // --- shared pieces ----------------------------------------------------------------------------
+
+/** Placement states that hold a place (or may soon). */
+const ACTIVE = new Set(["proposed", "confirmed"]);
 
 /** Per applicant id: its state (placed / proposed / unplaced) and the deciding placement. */
 function applicantStates(applicants, placements) {
@@ -45,12 +54,12 @@ function stateBadge(state) {
   return badge(APPLICANT_STATE[state], state);
 }
 
-function placementBadge(placement) {
-  const kind = { confirmed: "placed", proposed: "proposed", rejected: "rejected" }[placement.status];
-  return badge(PLACEMENT_STATUS[placement.status], kind);
+export function placementBadge(placement) {
+  const main = badge(label(PLACEMENT_STATUS, placement.status), PLACEMENT_KIND[placement.status]);
+  return placement.needs_review ? [main, " ", badge(REVIEW_FLAG, "proposed")] : main;
 }
 
-function roundLine(summary) {
+export function roundLine(summary) {
   return h(
     "p",
     { class: "eyebrow" },
@@ -65,16 +74,16 @@ function closedNote(summary) {
     : null;
 }
 
-function applicantLink(rid, id, text = id) {
+export function applicantLink(rid, id, text = id) {
   return h("a", { href: `${page(rid)}/bewerbungen/${enc(id)}`, class: text === id ? "id" : null }, text);
 }
 
-function offerLink(rid, id, text = id) {
+export function offerLink(rid, id, text = id) {
   return h("a", { href: `${page(rid)}/angebote/${enc(id)}`, class: text === id ? "id" : null }, text);
 }
 
 /** The matched sentences quoted at the start of an explanation, when the API gives no fields. */
-function topicSentences(explanation) {
+export function topicSentences(explanation) {
   const match = /^Thema: „([\s\S]*?)“ (?:passt gut zu|berührt|passt zu) „([\s\S]*?)“/.exec(explanation);
   return match ? [match[1], match[2]] : [null, null];
 }
@@ -99,7 +108,7 @@ function latestDone(runs) {
  * A decision form: a labelled reason field, buttons, an error line. `actions` are
  * [label, className, handler(reason)]; a handler that throws shows the error in the form.
  */
-function decisionForm({ legend, hint, actions, disabled, requireReasonFor = [] }) {
+export function decisionForm({ legend, hint, actions, disabled, requireReasonFor = [] }) {
   const [field, area] = reasonField("Begründung", hint);
   const error = h("p", { class: "error", role: "alert" });
   const buttons = actions.map(([label, cls, handler]) =>
@@ -151,12 +160,8 @@ export async function roundsView(ctx) {
   if (!rounds.length) {
     return [
       h("h1", {}, "Keine Runde"),
-      h(
-        "p",
-        {},
-        "Es gibt noch keine Runde. Legen Sie eine über die API an (POST /api/rounds) " +
-          "und importieren Sie Angebote und Bewerbungen.",
-      ),
+      h("p", {}, "Es gibt noch keine Runde."),
+      h("p", {}, h("a", { href: "/app/runden/neu", class: "button button--primary" }, "Neue Runde anlegen")),
     ];
   }
   const remembered = Number(sessionStorage.getItem(ROUND_KEY));
@@ -173,7 +178,7 @@ function roundPicker(ctx, rounds, rid) {
       h(
         "option",
         { value: r.id, selected: String(r.id) === rid },
-        `${r.name} (${ROUND_STATUS[r.status]})`,
+        `${r.name} (${label(ROUND_STATUS, r.status)})`,
       ),
     ),
   );
@@ -202,17 +207,100 @@ function stat(key, label, value, hint) {
   );
 }
 
+/**
+ * Close or reopen the round. Closing with undecided proposals is refused (409 with their
+ * count); the form then offers to reject them all (``reject_pending``).
+ */
+function lifecycleCard(ctx, rid, summary) {
+  const error = h("p", { class: "error", role: "alert" });
+  const extra = h("div");
+  const change = async (body, button) => {
+    error.textContent = "";
+    button.disabled = true;
+    try {
+      await api(rest(rid), { method: "PATCH", body });
+      ctx.toast(body.status === "closed" ? "Die Runde ist abgeschlossen." : "Die Runde ist wieder offen.");
+      ctx.rerender();
+    } catch (e) {
+      button.disabled = false;
+      error.textContent = describe(e).replace(/ \(reject_pending:.*\)$/, "");
+      const pending = e.status === 409 && e.errors.some((x) => x.field === "reject_pending");
+      if (pending) {
+        const all = h(
+          "button",
+          { type: "button", class: "button button--danger" },
+          "Alle offenen ablehnen und abschließen",
+        );
+        all.addEventListener("click", () => change({ status: "closed", reject_pending: true }, all));
+        replace(extra, h("div", { class: "button-row" }, all));
+        all.focus();
+      }
+    }
+  };
+  const closed = summary.status === "closed";
+  const button = h(
+    "button",
+    { type: "button", class: closed ? "button" : "button button--danger" },
+    closed ? "Runde wieder öffnen" : "Runde abschließen",
+  );
+  button.addEventListener("click", () =>
+    change({ status: closed ? "matching" : "closed" }, button),
+  );
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "lifecycle-heading" },
+    h("h2", { id: "lifecycle-heading" }, "Runde"),
+    h(
+      "p",
+      { class: "hint" },
+      closed
+        ? "Nach dem Wiederöffnen lassen sich Platzierungen wieder ändern."
+        : "Abgeschlossen ist die Runde nur noch lesbar. Offene Vorschläge müssen vorher entschieden sein.",
+    ),
+    h("div", { class: "button-row" }, button, h("a", { href: "/app/runden/neu", class: "button" }, "Neue Runde anlegen")),
+    error,
+    extra,
+  );
+}
+
+/** Freed places with the offer's alternates (GET …/todo), each a link to place them. */
+function freedPlaces(rid, todo) {
+  if (!todo.freed.length) return null;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "freed-heading", "data-testid": "freed" },
+    h("h2", { id: "freed-heading" }, "Frei gewordene Plätze"),
+    h(
+      "ul",
+      { class: "plain-list" },
+      todo.freed.map((f) =>
+        h(
+          "li",
+          {},
+          offerLink(rid, f.placement.offer_id),
+          ` (${f.placement.city}): `,
+          placementBadge(f.placement),
+          " ",
+          applicantLink(rid, f.placement.applicant_id),
+          f.alternates.length ? [" · Nachrücker: ", f.alternates.map((a, i) => [i ? ", " : "", applicantLink(rid, a)])] : " · keine Nachrücker",
+        ),
+      ),
+    ),
+  );
+}
+
 export async function overviewView(ctx, rid) {
-  const [rounds, summary, offers, placements, runs] = await Promise.all([
+  const [rounds, summary, offers, placements, runs, todo] = await Promise.all([
     api("/api/rounds"),
     api(rest(rid)),
     api(`${rest(rid)}/offers`),
     api(`${rest(rid)}/placements`),
     api(`${rest(rid)}/runs`),
+    api(`${rest(rid)}/todo`),
   ]);
   sessionStorage.setItem(ROUND_KEY, rid);
   const withPlace = new Set(
-    placements.filter((p) => p.status !== "rejected").map((p) => p.applicant_id),
+    placements.filter((p) => ACTIVE.has(p.status)).map((p) => p.applicant_id),
   );
   const unplaced = summary.applicants - withPlace.size;
   const free = summary.places - summary.placed;
@@ -240,6 +328,21 @@ export async function overviewView(ctx, rid) {
       stat("unplaced", "Ohne Platz", unplaced, "weder bestätigt noch vorgeschlagen"),
       stat("free", "Freie Plätze", free, "Plätze ohne bestätigte Platzierung"),
     ),
+    freedPlaces(rid, todo),
+    todo.review.length
+      ? h(
+          "section",
+          { class: "card", "aria-labelledby": "review-flag-heading", "data-testid": "to-review" },
+          h("h2", { id: "review-flag-heading" }, "Bestätigte Platzierungen zu prüfen"),
+          h(
+            "ul",
+            { class: "plain-list" },
+            todo.review.map((p) =>
+              h("li", {}, applicantLink(rid, p.applicant_id), " → ", offerLink(rid, p.offer_id), " ", placementBadge(p), p.review_reason ? ` – ${p.review_reason}` : ""),
+            ),
+          ),
+        )
+      : null,
     h(
       "section",
       { class: "card", "aria-labelledby": "chart-heading" },
@@ -256,6 +359,12 @@ export async function overviewView(ctx, rid) {
         h(
           "li",
           {},
+          h("a", { href: `${page(rid)}/einrichtung` }, "Einrichtung"),
+          " · importieren, Datensätze bearbeiten, einladen",
+        ),
+        h(
+          "li",
+          {},
           h("a", { href: `${page(rid)}/zuordnung` }, "Batch-Zuordnung"),
           lastRun
             ? ` · letzte: #${lastRun.id} ${RUN_STATUS[lastRun.status]}, ${when(lastRun.created_at)}`
@@ -264,7 +373,7 @@ export async function overviewView(ctx, rid) {
         h(
           "li",
           {},
-          h("a", { href: `${page(rid)}/bewerbungen?status=proposed` }, "Offene Vorschläge prüfen"),
+          h("a", { href: `${page(rid)}/pruefen` }, "Offene Vorschläge prüfen"),
           ` · ${num(summary.proposed)}`,
         ),
         h(
@@ -284,6 +393,7 @@ export async function overviewView(ctx, rid) {
         ),
       ),
     ),
+    lifecycleCard(ctx, rid, summary),
   ];
 }
 
@@ -429,7 +539,7 @@ export async function applicantsView(ctx, rid) {
     count,
     h(
       "div",
-      { class: "table-wrap" },
+      { class: "table-wrap", tabindex: "0" },
       h(
         "table",
         { class: "applicants" },
@@ -461,7 +571,7 @@ function placementSection(ctx, rid, summary, applicant, placements, offerById, u
   const own = placements.filter((p) => p.applicant_id === applicant.id);
   const confirmed = own.find((p) => p.status === "confirmed");
   const proposed = own.filter((p) => p.status === "proposed");
-  const rejected = own.filter((p) => p.status === "rejected");
+  const ended = own.filter((p) => !ACTIVE.has(p.status));
   const writable = summary.status !== "closed";
   const offerText = (p) => {
     const offer = offerById.get(p.offer_id);
@@ -475,8 +585,8 @@ function placementSection(ctx, rid, summary, applicant, placements, offerById, u
         { class: "placement placement--confirmed", "data-testid": "placement-status" },
         h("p", {}, placementBadge(confirmed), " ", offerText(confirmed)),
         facts([
-          ["Score", num(confirmed.score, 2)],
-          ["Entschieden", [confirmed.decided_by || "", " · ", when(confirmed.decided_at)]],
+          ["Passung", num(confirmed.score, 2)],
+          ["Entschieden", [actorLabel(confirmed.decided_by), " · ", when(confirmed.decided_at)]],
           ["Begründung", confirmed.reason],
           [
             "Mentoring",
@@ -487,7 +597,9 @@ function placementSection(ctx, rid, summary, applicant, placements, offerById, u
                 ]
               : "noch keine Antwort",
           ],
+          ["Prüfung", confirmed.needs_review ? confirmed.review_reason || REVIEW_FLAG : null],
         ]),
+        writable ? endForm(ctx, rid, confirmed) : null,
       ),
     );
   }
@@ -553,14 +665,22 @@ function placementSection(ctx, rid, summary, applicant, placements, offerById, u
       ),
     );
   }
-  if (rejected.length) {
+  if (ended.length) {
     parts.push(
-      h("h3", {}, "Abgelehnte Vorschläge"),
+      h("h3", {}, "Frühere Vorschläge und Platzierungen"),
       h(
         "ul",
-        { class: "plain-list" },
-        rejected.map((p) =>
-          h("li", {}, offerText(p), p.reason ? ` – ${p.reason}` : "", ` (${when(p.decided_at)})`),
+        { class: "plain-list", "data-testid": "ended" },
+        ended.map((p) =>
+          h(
+            "li",
+            {},
+            placementBadge(p),
+            " ",
+            offerText(p),
+            p.reason ? ` – ${p.reason}` : "",
+            p.decided_at ? ` (${when(p.decided_at)})` : "",
+          ),
         ),
       ),
     );
@@ -568,7 +688,49 @@ function placementSection(ctx, rid, summary, applicant, placements, offerById, u
   return h("section", { class: "card", "aria-labelledby": "placement-heading" }, parts);
 }
 
-function suggestionCard(ctx, rid, applicant, suggestion, index, canPlace, openOffer, confirmedOffer) {
+/**
+ * Withdraw (the applicant drops out) or release (the coordination gives the place up) a
+ * confirmed placement; both need a reason. Afterwards the offer's page shows its alternates.
+ */
+function endForm(ctx, rid, placement) {
+  const end = (event) => async (reason) => {
+    await api(`${rest(rid)}/placements/${placement.id}/${event}`, { method: "POST", body: { reason } });
+    ctx.toast(`${placement.applicant_id} → ${placement.offer_id}: ${PLACEMENT_STATUS[event === "withdraw" ? "withdrawn" : "released"]}. Nachrücker werden angezeigt.`);
+    ctx.navigate(`${page(rid)}/angebote/${enc(placement.offer_id)}`);
+  };
+  const withdraw = "Zurückziehen (Absage der Bewerbung)";
+  const release = "Platz aufheben";
+  return h(
+    "details",
+    { class: "manual" },
+    h("summary", {}, "Absage oder Aufhebung …"),
+    decisionForm({
+      legend: `Platzierung ${placement.applicant_id} → ${placement.offer_id} beenden`,
+      hint: "Pflicht; erscheint im Protokoll. Der Platz wird sofort frei.",
+      requireReasonFor: [withdraw, release],
+      actions: [
+        [withdraw, "button--danger", end("withdraw")],
+        [release, "button--danger", end("release")],
+      ],
+    }),
+  );
+}
+
+/** "n of m places free" for an offer, and a warning when placing would overbook it. */
+function freeNote(offer, placements) {
+  if (!offer) return null;
+  const confirmed = placements.filter((p) => p.offer_id === offer.id && p.status === "confirmed").length;
+  const free = offer.capacity - confirmed;
+  return free > 0
+    ? h("p", { class: "hint", "data-testid": "free-places" }, `Noch ${num(free)} von ${num(offer.capacity)} Plätzen frei.`)
+    : h(
+        "p",
+        { class: "warning", role: "alert", "data-testid": "free-places" },
+        `Kein Platz frei (${num(confirmed)} von ${num(offer.capacity)} belegt): diese Platzierung würde überbuchen und wird abgelehnt.`,
+      );
+}
+
+function suggestionCard(ctx, rid, applicant, suggestion, index, canPlace, openOffer, confirmedOffer, capacity) {
   const headingId = nextId("suggestion");
   const marker =
     suggestion.offer_id === confirmedOffer
@@ -582,6 +744,7 @@ function suggestionCard(ctx, rid, applicant, suggestion, index, canPlace, openOf
       "details",
       { class: "manual" },
       h("summary", {}, "Von Hand platzieren …"),
+      capacity(suggestion.offer_id),
       decisionForm({
         legend: `${applicant.id} auf ${suggestion.offer_id} platzieren (sofort bestätigt)`,
         hint: openOffer
@@ -618,8 +781,8 @@ function suggestionCard(ctx, rid, applicant, suggestion, index, canPlace, openOf
     scoreBar(suggestion.score),
     facts(
       [
-        ["Themenpassung (topic_fit)", num(suggestion.parts.topic_fit, 3)],
-        ["Wunschstadt-Bonus (preference_bonus)", num(suggestion.parts.preference_bonus, 2)],
+        ["Themenpassung", num(suggestion.parts.topic_fit, 2)],
+        ["Wunschstadt-Bonus", num(suggestion.parts.preference_bonus, 2)],
       ],
       "facts facts--inline",
     ),
@@ -704,6 +867,7 @@ export async function applicantView(ctx, rid, applicantId) {
                   canPlace,
                   open ? open.offer_id : null,
                   confirmed ? confirmed.offer_id : null,
+                  (id) => freeNote(offerById.get(id), placements),
                 ),
               ),
             ),
@@ -763,18 +927,69 @@ export async function offersView(ctx, rid) {
   ];
 }
 
+/** A freed place of this offer with its alternates, each placeable with one click. */
+function freedCard(ctx, rid, offer, freed, placements, nameOf) {
+  const alternates = [...new Set(freed.flatMap((f) => f.alternates))];
+  const error = h("p", { class: "error", role: "alert" });
+  const place = (id) => async (event) => {
+    const button = event.currentTarget;
+    button.disabled = true;
+    error.textContent = "";
+    try {
+      await api(`${rest(rid)}/placements`, {
+        method: "POST",
+        body: { applicant_id: id, offer_id: offer.id, reason: "Nachrücker für einen frei gewordenen Platz" },
+      });
+      ctx.toast(`Platziert: ${id} → ${offer.id}.`);
+      ctx.rerender();
+    } catch (e) {
+      error.textContent = describe(e);
+      button.disabled = false;
+    }
+  };
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "freed-heading", "data-testid": "freed" },
+    h("h2", { id: "freed-heading" }, "Platz frei geworden"),
+    h(
+      "p",
+      {},
+      freed.map((f, i) => [i ? "; " : "", applicantLink(rid, f.placement.applicant_id), " ", placementBadge(f.placement), f.placement.reason ? ` (${f.placement.reason})` : ""]),
+    ),
+    freeNote(offer, placements),
+    alternates.length
+      ? h(
+          "ol",
+          { class: "plain-list", "data-testid": "freed-alternates" },
+          alternates.map((id) =>
+            h(
+              "li",
+              {},
+              applicantLink(rid, id),
+              ` · ${nameOf(id)} `,
+              h("button", { type: "button", class: "button button--primary", onclick: place(id) }, `${id} platzieren`),
+            ),
+          ),
+        )
+      : h("p", {}, "Keine Nachrücker aus der letzten Zuordnung; wählen Sie unten aus den passenden Bewerbungen."),
+    error,
+  );
+}
+
 export async function offerView(ctx, rid, offerId) {
-  const [summary, offer, placements, candidates, runs, applicants] = await Promise.all([
+  const [summary, offer, placements, candidates, runs, applicants, todo] = await Promise.all([
     api(rest(rid)),
     api(`${rest(rid)}/offers/${enc(offerId)}`),
     api(`${rest(rid)}/placements`),
     api(`${rest(rid)}/offers/${enc(offerId)}/candidates?top_k=5`),
     api(`${rest(rid)}/runs`),
     api(`${rest(rid)}/applicants`),
+    api(`${rest(rid)}/todo`),
   ]);
+  const freed = todo.freed.filter((f) => f.placement.offer_id === offer.id);
   const applicantById = new Map(applicants.map((a) => [a.id, a]));
   const states = applicantStates(applicants, placements);
-  const here = placements.filter((p) => p.offer_id === offer.id && p.status !== "rejected");
+  const here = placements.filter((p) => p.offer_id === offer.id && ACTIVE.has(p.status));
   const run = latestDone(runs);
   const alternates = run ? run.result.alternates[offer.id] || [] : null;
   const nameOf = (id) => {
@@ -785,6 +1000,8 @@ export async function offerView(ctx, rid, offerId) {
     roundLine(summary),
     h("p", { class: "back" }, h("a", { href: `${page(rid)}/angebote` }, "← Alle Angebote")),
     h("h1", {}, `${offer.id} · ${offer.title}`),
+    closedNote(summary),
+    freed.length && summary.status !== "closed" ? freedCard(ctx, rid, offer, freed, placements, nameOf) : null,
     h(
       "div",
       { class: "columns" },
@@ -902,7 +1119,7 @@ function runSummary(run) {
       ["Bestätigte (beibehalten)", num((r.pinned || []).length)],
       ["Ohne Platz", num(r.unplaced.length)],
       ["Freie Plätze danach", num(r.places_left)],
-      ["Gesamt-Score", num(r.total_score, 2)],
+      ["Gesamtpassung", num(r.total_score, 2)],
       ...fundFacts(r),
     ],
     "facts facts--inline",
@@ -940,7 +1157,7 @@ function progressPanel() {
     bar.textContent = `${Math.round(run.progress * 100)} %`;
     replace(
       status,
-      `Zuordnung #${run.id} (${RUN_MODES[run.mode] || run.mode}): `,
+      `Zuordnung #${run.id} (${label(RUN_MODES, run.mode)}): `,
       badge(RUN_STATUS[run.status], `run-${run.status}`),
     );
     stage.textContent = [
@@ -954,16 +1171,26 @@ function progressPanel() {
   return { panel, show };
 }
 
-async function watch(ctx, rid, runId, show, onFinal) {
+/**
+ * Poll a run until it ends. A failed request never ends the watch: the next one follows after a
+ * doubling pause (up to POLL_MAX_MS), and `onRetry` says when.
+ */
+export async function watch(ctx, rid, runId, show, onFinal, onRetry = () => {}) {
+  let pause = POLL_MS;
   while (ctx.alive()) {
     let run;
     try {
       run = await api(`${rest(rid)}/runs/${runId}`);
     } catch (e) {
-      ctx.toast(describe(e));
-      return;
+      if (!ctx.alive()) return;
+      onRetry(`${describe(e)} Neuer Versuch in ${num(pause / 1000, 1)} s …`);
+      await sleep(pause);
+      pause = Math.min(pause * 2, POLL_MAX_MS);
+      continue;
     }
     if (!ctx.alive()) return;
+    pause = POLL_MS;
+    onRetry("");
     show(run);
     if (FINAL_RUN_STATUS.has(run.status)) {
       onFinal(run);
@@ -999,6 +1226,9 @@ export async function runsView(ctx, rid) {
     start.disabled = true;
     cancel.hidden = false;
     show(run);
+    const retry = (text) => {
+      error.textContent = text;
+    };
     watch(ctx, rid, run.id, show, (final) => {
       cancel.hidden = true;
       start.disabled = !writable;
@@ -1009,7 +1239,7 @@ export async function runsView(ctx, rid) {
           : `Zuordnung #${final.id}: ${RUN_STATUS[final.status]}.`,
       );
       ctx.rerender();
-    });
+    }, retry);
   };
   cancel.addEventListener("click", async () => {
     try {
@@ -1023,12 +1253,12 @@ export async function runsView(ctx, rid) {
     "fieldset",
     { class: "filter" },
     h("legend", {}, "Ziel der Zuordnung"),
-    Object.entries(RUN_MODES).map(([mode, label], i) =>
+    Object.entries(RUN_MODES).map(([mode, text], i) =>
       h(
         "span",
         { class: "filter__option" },
         h("input", { type: "radio", name: "mode", id: `mode-${mode}`, value: mode, checked: i === 0 }),
-        h("label", { for: `mode-${mode}` }, `${label} (${mode})`),
+        h("label", { for: `mode-${mode}` }, text),
       ),
     ),
   );
@@ -1109,7 +1339,7 @@ export async function runsView(ctx, rid) {
             ["#", "Ziel", "Status", "Gestartet", "Beendet"],
             runs.map((r) => [
               `#${r.id}`,
-              RUN_MODES[r.mode] || r.mode,
+              label(RUN_MODES, r.mode),
               badge(RUN_STATUS[r.status], `run-${r.status}`),
               when(r.created_at),
               when(r.finished_at) || "–",
@@ -1129,15 +1359,11 @@ export async function auditView(ctx, rid) {
     api(`${rest(rid)}/placements`),
   ]);
   const placementById = new Map(placements.map((p) => [p.id, p]));
-  const actor = (text) => {
-    const [role, id] = text.split(":");
-    return ROLE_LABELS[role] ? h("span", { title: text }, `${ROLE_LABELS[role]} #${id}`) : text;
-  };
   const rows = [...entries].reverse().map((e) => {
     const p = e.placement_id === null ? null : placementById.get(e.placement_id);
     return [
       when(e.created_at),
-      actor(e.actor),
+      actorLabel(e.actor),
       AUDIT_ACTIONS[e.action] || e.action,
       p ? applicantLink(rid, p.applicant_id) : "–",
       p ? offerLink(rid, p.offer_id) : "–",

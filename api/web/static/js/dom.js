@@ -109,12 +109,16 @@ export function highlighted(explanation, applicantSentence, offerSentence) {
 }
 
 /** A horizontal score bar (0 … 1) with its number; the bar is decoration, the number is text. */
-export function scoreBar(score, label = "Score") {
+const SCORE_HELP =
+  "Passung von 0 bis 1: wie nah sich die Aufgaben der Bewerbung und das Thema des Angebots " +
+  "sind (Themenpassung), plus ein kleiner Bonus, wenn die Stadt eine Wunschstadt ist. Höher ist besser.";
+
+export function scoreBar(score, label = "Passung") {
   const fill = h("span", { class: "scorebar__fill" });
   fill.style.width = `${Math.max(0, Math.min(1, score)) * 100}%`;
   return h(
     "div",
-    { class: "scorebar" },
+    { class: "scorebar", title: SCORE_HELP },
     h("span", { class: "scorebar__label" }, label),
     h("span", { class: "scorebar__track", "aria-hidden": "true" }, fill),
     h("span", { class: "scorebar__value" }, num(score, 2)),
@@ -136,7 +140,7 @@ export function facts(pairs, cls = "facts") {
 export function table(caption, headers, rows, attrs = {}) {
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0" },
     h(
       "table",
       attrs,

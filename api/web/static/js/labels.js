@@ -22,7 +22,25 @@ export const PLACEMENT_STATUS = {
   proposed: "vorgeschlagen",
   confirmed: "bestätigt",
   rejected: "abgelehnt",
+  superseded: "nicht mehr aktuell",
+  withdrawn: "zurückgezogen",
+  declined_by_host: "vom Gastgeber abgesagt",
+  released: "aufgehoben",
 };
+
+/** Badge colour per placement state. */
+export const PLACEMENT_KIND = {
+  confirmed: "placed",
+  proposed: "proposed",
+  rejected: "rejected",
+  superseded: "option",
+  withdrawn: "rejected",
+  declined_by_host: "rejected",
+  released: "rejected",
+};
+
+/** The flag on a confirmed placement that a forced edit of its records broke. */
+export const REVIEW_FLAG = "zu prüfen";
 
 export const MENTOR_DECISION = {
   accepted: "vom Mentoring angenommen",
@@ -51,7 +69,28 @@ export const AUDIT_ACTIONS = {
   mentor_accepted: "Mentoring: Gast angenommen",
   mentor_declined: "Mentoring: Gast abgelehnt",
   delete_applicant: "Bewerbung gelöscht",
+  supersede: "Vorschlag ersetzt",
+  withdraw: "Bewerbung zurückgezogen",
+  release: "Platz aufgehoben",
+  review: "zur Prüfung markiert",
+  round_matching: "Runde in Zuordnung",
+  round_open: "Runde wieder offen",
+  round_close: "Runde abgeschlossen",
+  round_reopen: "Runde wieder geöffnet",
 };
+
+/** Who decided: "coordinator:3" → "Koordination #3" (the account's number, never a raw code). */
+export function actorLabel(actor) {
+  if (!actor) return "";
+  const [role, id] = actor.split(":");
+  if (!ROLE_LABELS[role]) return actor === "system" ? "System" : actor;
+  return id ? `${ROLE_LABELS[role]} #${id}` : ROLE_LABELS[role];
+}
+
+/** A German label for a code, or a neutral German word (never the raw code). */
+export function label(table, code, fallback = "unbekannt") {
+  return table[code] || fallback;
+}
 
 export const APPLICANT_STATE = {
   placed: "platziert",

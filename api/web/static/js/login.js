@@ -18,12 +18,20 @@ if (notice) {
   form.before(p);
 }
 
-if (getToken()) {
-  location.replace("/app");
+const NEXT_KEY = "hospitation.next";
+
+/** The page asked for before the login (only pages of this site), else the start page. */
+function target() {
+  const next = sessionStorage.getItem(NEXT_KEY) || "";
+  sessionStorage.removeItem(NEXT_KEY);
+  return /^\/app(\/|$)/.test(next) ? next : "/app";
 }
 
-form.addEventListener("submit", async (event) => {
-  event.preventDefault();
+if (getToken()) {
+  location.replace(target());
+}
+
+async function logIn() {
   error.textContent = "";
   const token = field.value.trim();
   if (!token) {
@@ -36,7 +44,7 @@ form.addEventListener("submit", async (event) => {
   try {
     await api("/api/accounts/me", { token });
     setToken(token);
-    location.assign("/app");
+    location.assign(target());
   } catch (e) {
     clearToken();
     error.textContent =
@@ -48,4 +56,18 @@ form.addEventListener("submit", async (event) => {
   } finally {
     button.disabled = false;
   }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  logIn();
 });
+
+// An invitation link carries the token after "#" (never sent to the server or in logs):
+// take it from there, drop it from the address bar, and log in.
+const invited = new URLSearchParams(location.hash.slice(1)).get("token");
+if (invited) {
+  history.replaceState(null, "", location.pathname + location.search);
+  field.value = invited;
+  logIn();
+}

@@ -1,0 +1,392 @@
+// Round setup: create a round, import offers and applications (JSON, CSV, XLSX) with every
+// problem listed per record and field before anything is stored, add or edit one record, and
+// issue invitations (one link per applicant and mentor, or all of them as one CSV).
+import { ApiError, api, describe, saveBlob } from "./api.js";
+import { page, rest, roundLine } from "./coordinator.js";
+import { h, nextId, num, replace, table } from "./dom.js";
+
+const KINDS = {
+  offers: { label: "Angebote", one: "Angebot", path: "offers" },
+  applicants: { label: "Bewerbungen", one: "Bewerbung", path: "applicants" },
+};
+
+export async function newRoundView(ctx) {
+  const name = h("input", { id: "round-name", type: "text", name: "name", maxlength: 200, required: true });
+  const error = h("p", { class: "error", role: "alert" });
+  const form = h(
+    "form",
+    {
+      class: "card",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        error.textContent = "";
+        if (!name.value.trim()) {
+          error.textContent = "Bitte geben Sie der Runde einen Namen.";
+          name.focus();
+          return;
+        }
+        try {
+          const round = await api("/api/rounds", { method: "POST", body: { name: name.value.trim() } });
+          ctx.toast(`Runde „${round.name}“ angelegt.`);
+          ctx.navigate(`${page(round.id)}/einrichtung`);
+        } catch (e) {
+          error.textContent = describe(e);
+        }
+      },
+    },
+    h("label", { for: "round-name" }, "Name der Runde"),
+    name,
+    h("div", { class: "button-row" }, h("button", { type: "submit", class: "button button--primary" }, "Runde anlegen")),
+    error,
+  );
+  return [h("h1", {}, "Neue Runde"), form];
+}
+
+// --- import -----------------------------------------------------------------------------------
+
+const isJson = (file) => /\.json$/i.test(file.name);
+
+/** A JSON file's records for one kind: a list, or an object with an `offers`/`applicants` list. */
+async function jsonRecords(file, kind) {
+  let data;
+  try {
+    data = JSON.parse(await file.text());
+  } catch {
+    throw new ApiError(422, `${file.name}: kein gültiges JSON.`, [
+      { source: file.name, field: "Datei", message: "Die Datei ist kein gültiges JSON." },
+    ]);
+  }
+  return Array.isArray(data) ? data : data[kind] || [];
+}
+
+/** Send both files in one request, so the import is all or nothing. */
+async function importFiles(rid, files) {
+  const chosen = Object.entries(files).filter(([, file]) => file);
+  if (!chosen.length) throw new ApiError(0, "Bitte wählen Sie mindestens eine Datei.");
+  if (chosen.every(([, file]) => isJson(file))) {
+    const body = { offers: [], applicants: [] };
+    for (const [kind, file] of chosen) body[kind] = await jsonRecords(file, kind);
+    return api(`${rest(rid)}/import`, { method: "POST", body });
+  }
+  if (chosen.some(([, file]) => isJson(file))) {
+    throw new ApiError(0, "Bitte beide Dateien im selben Format: JSON, oder CSV/XLSX.");
+  }
+  const form = new FormData();
+  for (const [kind, file] of chosen) form.append(kind, file, file.name);
+  return api(`${rest(rid)}/import/csv`, { method: "POST", body: form });
+}
+
+/** Every problem of a refused import as a table: file, record, field, message. */
+function problemTable(error) {
+  const rows = error.errors.map((p) => [
+    p.source || "–",
+    p.record_id || (p.index === null || p.index === undefined ? "–" : `Nr. ${num(p.index + 1)}`),
+    p.field || "–",
+    p.message,
+  ]);
+  return [
+    h("p", { class: "error-box", role: "alert" }, `${error.message} Nichts wurde gespeichert.`),
+    rows.length
+      ? table(
+          error.total > rows.length ? `Die ersten ${num(rows.length)} von ${num(error.total)} Problemen` : `${num(rows.length)} Probleme`,
+          ["Datei", "Datensatz", "Feld", "Problem"],
+          rows,
+          { class: "problems", "data-testid": "import-problems" },
+        )
+      : null,
+  ];
+}
+
+function importCard(ctx, rid, writable) {
+  const inputs = Object.fromEntries(
+    Object.entries(KINDS).map(([kind, { label }]) => [
+      kind,
+      h("input", { type: "file", id: `file-${kind}`, name: kind, accept: ".json,.csv,.xlsx", disabled: !writable }),
+    ]),
+  );
+  const result = h("div", { "aria-live": "polite" });
+  const button = h("button", { type: "submit", class: "button button--primary", disabled: !writable }, "Prüfen und importieren");
+  const form = h(
+    "form",
+    {
+      class: "card",
+      "aria-labelledby": "import-heading",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        button.disabled = true;
+        replace(result, h("p", { class: "hint" }, "Dateien werden geprüft …"));
+        try {
+          const done = await importFiles(rid, {
+            offers: inputs.offers.files[0],
+            applicants: inputs.applicants.files[0],
+          });
+          replace(
+            result,
+            h(
+              "p",
+              { class: "notice", "data-testid": "import-result" },
+              `Importiert: ${num(done.offers)} Angebote und ${num(done.applicants)} Bewerbungen.`,
+            ),
+          );
+          ctx.toast("Import gespeichert.");
+        } catch (e) {
+          replace(result, e instanceof ApiError && e.errors.length ? problemTable(e) : h("p", { class: "error-box", role: "alert" }, describe(e)));
+        } finally {
+          button.disabled = !writable;
+        }
+      },
+    },
+    h("h2", { id: "import-heading" }, "Angebote und Bewerbungen importieren"),
+    h(
+      "p",
+      { class: "hint" },
+      "JSON im Austauschformat, CSV (UTF-8 oder Windows-1252, Trennzeichen ; oder ,) oder XLSX mit " +
+        "deutschen Spaltennamen. Alles wird vorher geprüft: bei einem Fehler wird nichts gespeichert, " +
+        "und jeder Fehler wird mit Datensatz und Feld genannt.",
+    ),
+    Object.entries(KINDS).map(([kind, { label }]) =>
+      h("div", { class: "field" }, h("label", { for: `file-${kind}` }, `${label} (JSON, CSV oder XLSX)`), inputs[kind]),
+    ),
+    h("div", { class: "button-row" }, button),
+    result,
+  );
+  return form;
+}
+
+// --- one record ---------------------------------------------------------------------------------
+
+const OFFER_EXAMPLE = {
+  id: "H-100",
+  city: "Wien",
+  country: "AT",
+  organisation: "Magistrat der Stadt Wien",
+  title: "Titel der Hospitation",
+  description: "Worum es geht, in ganzen Sätzen.",
+  working_languages: ["de"],
+  min_language_level: "B2",
+  capacity: 1,
+  available_from: "2027-04-01",
+  available_until: "2027-06-30",
+  min_weeks: 2,
+  max_weeks: 4,
+  mentor_name: null,
+  mentor_email: null,
+  tags: [],
+};
+
+const APPLICANT_EXAMPLE = {
+  id: "A-100",
+  name: "Vorname Nachname",
+  email: null,
+  position: "Sachbearbeitung",
+  home_organisation: "Bezirksamt",
+  languages: { de: "C2", en: "B2" },
+  motivation: "Was ich lernen möchte, in ganzen Sätzen.",
+  preferred_cities: [],
+  available_from: "2027-04-01",
+  available_until: "2027-06-30",
+  weeks_wanted: 3,
+};
+
+/**
+ * Add or edit one record: pick it, change its fields in the form (JSON in the interchange
+ * format, every field visible), save. Refusals list the fields, like the import.
+ */
+function recordCard(ctx, rid, writable, offers, applicants) {
+  const kind = h(
+    "select",
+    { id: "record-kind" },
+    Object.entries(KINDS).map(([key, { one }]) => h("option", { value: key }, one)),
+  );
+  const pick = h("select", { id: "record-id" });
+  const editor = h("textarea", { id: "record-json", rows: 16, spellcheck: "false", class: "record-json", "aria-describedby": "record-hint" });
+  const result = h("div", { "aria-live": "polite" });
+  const records = { offers, applicants };
+  const fillPick = () => {
+    replace(
+      pick,
+      h("option", { value: "" }, "– neu anlegen –"),
+      records[kind.value].map((r) => h("option", { value: r.id }, `${r.id} · ${r.title || r.name || r.position}`)),
+    );
+    load();
+  };
+  const load = () => {
+    const record = records[kind.value].find((r) => r.id === pick.value);
+    editor.value = JSON.stringify(record || (kind.value === "offers" ? OFFER_EXAMPLE : APPLICANT_EXAMPLE), null, 2);
+  };
+  kind.addEventListener("change", fillPick);
+  pick.addEventListener("change", load);
+  const save = async (event) => {
+    event.preventDefault();
+    let record;
+    try {
+      record = JSON.parse(editor.value);
+    } catch {
+      replace(result, h("p", { class: "error-box", role: "alert" }, "Die Angaben sind kein gültiges JSON."));
+      return;
+    }
+    const base = `${rest(rid)}/${KINDS[kind.value].path}`;
+    try {
+      if (pick.value) {
+        await api(`${base}/${encodeURIComponent(pick.value)}`, { method: "PUT", body: record });
+      } else {
+        await api(base, { method: "POST", body: record });
+      }
+      ctx.toast(`${KINDS[kind.value].one} ${record.id} gespeichert.`);
+      ctx.rerender();
+    } catch (e) {
+      replace(result, e instanceof ApiError && e.errors.length ? problemTable(e) : h("p", { class: "error-box", role: "alert" }, describe(e)));
+    }
+  };
+  fillPick();
+  return h(
+    "form",
+    { class: "card", "aria-labelledby": "record-heading", onsubmit: save },
+    h("h2", { id: "record-heading" }, "Einzelnen Datensatz anlegen oder bearbeiten"),
+    h("div", { class: "toolbar" },
+      h("div", { class: "field" }, h("label", { for: "record-kind" }, "Art"), kind),
+      h("div", { class: "field" }, h("label", { for: "record-id" }, "Datensatz"), pick),
+    ),
+    h("label", { for: "record-json" }, "Felder"),
+    h("p", { class: "hint", id: "record-hint" }, "Im Austauschformat; Daten als JJJJ-MM-TT, Sprachen als Kürzel (de, en …)."),
+    editor,
+    h("div", { class: "button-row" }, h("button", { type: "submit", class: "button button--primary", disabled: !writable }, "Speichern")),
+    result,
+  );
+}
+
+// --- invitations --------------------------------------------------------------------------------
+
+/** Mentors: one invitation per mentor name (all their offers), else one per offer. */
+function mentorGroups(offers) {
+  const groups = new Map();
+  for (const offer of offers) {
+    const key = offer.mentor_name ? `name:${offer.mentor_name}` : `offer:${offer.id}`;
+    const group = groups.get(key) || { name: offer.mentor_name || `Mentoring ${offer.id}`, email: offer.mentor_email, offers: [] };
+    group.offers.push(offer.id);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
+
+function invitationText(person, link) {
+  return (
+    `Guten Tag ${person.name},\n\n` +
+    (person.role === "applicant"
+      ? "für Ihre Bewerbung um eine Hospitation sehen Sie Ihre Vorschläge und deren Stand hier:\n"
+      : `für Ihre Angebote (${person.offers.join(", ")}) sehen Sie Ihre Gäste und können sie annehmen:\n`) +
+    `${link}\n\nDer Link ist persönlich; bitte geben Sie ihn nicht weiter.\n\nIhre Koordination`
+  );
+}
+
+async function issue(rid, person) {
+  const body =
+    person.role === "applicant"
+      ? { role: "applicant", label: `Bewerbung ${person.id}`.slice(0, 200), round_id: Number(rid), applicant_id: person.id }
+      : { role: "mentor", label: person.name.slice(0, 200), round_id: Number(rid), offer_ids: person.offers };
+  const issued = await api("/api/accounts", { method: "POST", body });
+  return `${location.origin}/#token=${encodeURIComponent(issued.token)}`;
+}
+
+const csvCell = (value) => `"${String(value ?? "").replaceAll('"', '""')}"`;
+
+function invitationsCard(rid, offers, applicants) {
+  const people = [
+    ...applicants.map((a) => ({ role: "applicant", id: a.id, name: a.name || a.id, email: a.email, offers: [] })),
+    ...mentorGroups(offers).map((m) => ({ role: "mentor", id: m.offers.join(", "), name: m.name, email: m.email, offers: m.offers })),
+  ];
+  const status = h("p", { class: "hint", role: "status" });
+  const bulk = h("button", { type: "button", class: "button" }, `Alle ${num(people.length)} Einladungen als CSV`);
+  bulk.addEventListener("click", async () => {
+    bulk.disabled = true;
+    status.textContent = "Einladungen werden erstellt …";
+    try {
+      const rows = [["Rolle", "ID", "Name", "E-Mail", "Link"].map(csvCell).join(";")];
+      // A few requests at a time: quick for a few hundred people, gentle on the server.
+      for (let start = 0; start < people.length; start += 8) {
+        const batch = people.slice(start, start + 8);
+        const links = await Promise.all(batch.map((person) => issue(rid, person)));
+        batch.forEach((person, i) => {
+          const role = person.role === "applicant" ? "Bewerbung" : "Mentoring";
+          rows.push([role, person.id, person.name, person.email, links[i]].map(csvCell).join(";"));
+        });
+      }
+      const name = saveBlob(new Blob([`\ufeff${rows.join("\r\n")}\r\n`], { type: "text/csv" }), `einladungen-runde-${rid}.csv`);
+      status.textContent = `${name} heruntergeladen (${num(people.length)} neue Zugänge).`;
+    } catch (e) {
+      status.textContent = describe(e);
+    } finally {
+      bulk.disabled = false;
+    }
+  });
+  const rows = people.map((person) => {
+    const out = h("div");
+    const button = h("button", { type: "button", class: "button", "aria-label": `Einladung erstellen für ${person.id}` }, "Einladung erstellen");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const link = await issue(rid, person);
+        const id = nextId("invitation");
+        const text = h("textarea", { id, class: "invitation", rows: 8, readonly: true, "data-testid": "invitation" }, invitationText(person, link));
+        const copy = h("button", { type: "button", class: "button button--primary" }, "Text kopieren");
+        copy.addEventListener("click", async () => {
+          text.select();
+          try {
+            await navigator.clipboard.writeText(text.value);
+            copy.textContent = "Kopiert";
+          } catch {
+            copy.textContent = "Markiert: mit Strg+C kopieren";
+          }
+        });
+        replace(out, h("label", { for: id }, `Einladung ${person.id}`), text, copy);
+        text.focus();
+      } catch (e) {
+        replace(out, h("p", { class: "error", role: "alert" }, describe(e)));
+        button.disabled = false;
+      }
+    });
+    return [person.role === "applicant" ? "Bewerbung" : "Mentoring", person.id, person.name, [button, out]];
+  });
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "invite-heading" },
+    h("h2", { id: "invite-heading" }, "Einladungen"),
+    h(
+      "p",
+      { class: "hint" },
+      "Jede Einladung erstellt einen neuen persönlichen Zugang; der Link meldet direkt an. " +
+        "Das Token wird nur einmal angezeigt.",
+    ),
+    h("div", { class: "button-row" }, bulk),
+    status,
+    people.length
+      ? h(
+          "details",
+          { class: "manual" },
+          h("summary", {}, `Einzeln einladen (${num(people.length)} Personen)`),
+          table(null, ["Rolle", "ID", "Name", "Einladung"], rows, { "data-testid": "invitations" }),
+        )
+      : h("p", {}, "Noch keine Angebote oder Bewerbungen."),
+  );
+}
+
+export async function setupView(ctx, rid) {
+  const [summary, offers, applicants] = await Promise.all([
+    api(rest(rid)),
+    api(`${rest(rid)}/offers`),
+    api(`${rest(rid)}/applicants`),
+  ]);
+  const writable = summary.status !== "closed";
+  return [
+    roundLine(summary),
+    h("h1", {}, "Einrichtung"),
+    h(
+      "p",
+      { class: "lead" },
+      `${num(offers.length)} Angebote und ${num(applicants.length)} Bewerbungen in dieser Runde.`,
+    ),
+    importCard(ctx, rid, writable),
+    recordCard(ctx, rid, writable, offers, applicants),
+    invitationsCard(rid, offers, applicants),
+  ];
+}

@@ -1,0 +1,397 @@
+"""A coordinator runs a whole round in the browser: setup, invitations, review, releases,
+closing; and every page in every role fits a 320 px phone and passes axe-core."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from playwright.sync_api import Browser, Page, Route, expect
+
+from models.tables import Role
+from tests.web.conftest import (
+    FIXTURES,
+    Record,
+    Site,
+    axe_violations,
+    login,
+    screenshot,
+    use_axe,
+)
+
+PHONE = {"width": 320, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+#: An id with a slash and a motivation with one very long unbroken URL.
+SLASH_ID = "A/901"
+LONG_URL = "https://www.berlin.de/verwaltung/" + "sehr-langer-pfad-ohne-leerzeichen-" * 8 + "ende"
+
+
+def long_url_applicant(site: Site) -> Record:
+    """A copy of A-001 with a slash in its id and a long URL in its motivation, placed on H-013."""
+    applicant = copy.deepcopy(site.api("GET", f"/api/rounds/{site.round_id}/applicants/A-001"))
+    applicant.update(
+        id=SLASH_ID, email=None, motivation=f"{applicant['motivation']} Mehr: {LONG_URL}"
+    )
+    site.api("POST", f"/api/rounds/{site.round_id}/applicants", json=applicant)
+    placed: Record = site.api(
+        "POST",
+        f"/api/rounds/{site.round_id}/placements",
+        json={"applicant_id": SLASH_ID, "offer_id": "H-013"},
+    )
+    return placed
+
+
+#: The innermost elements that reach beyond the window (to name the culprit of a failure).
+WIDEST = """(() => {
+  const limit = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll("body *")].filter(
+    (e) => e.getBoundingClientRect().right > limit + 1 && ![...e.children].some(
+      (c) => c.getBoundingClientRect().right > limit + 1));
+  return wide.slice(0, 5).map((e) => e.tagName + (e.id ? "#" + e.id : "") + "." + e.className);
+})()"""
+
+
+def check_page(page: Page, where: str) -> list[str]:
+    """Problems of the page as shown: wider than the phone, or axe findings at phone and
+    desktop width."""
+    page.set_viewport_size(PHONE)
+    problems = [f"{where} @320: {v}" for v in axe_violations(page)]
+    width = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    if width[0] > width[1]:
+        wide = page.evaluate(WIDEST)
+        problems.append(f"{where}: {width[0]} px breit bei {width[1]} px Fenster: {wide}")
+    page.set_viewport_size(DESKTOP)
+    problems += [f"{where} @1280: {v}" for v in axe_violations(page)]
+    return problems
+
+
+def visit(page: Page, url: str) -> None:
+    page.goto(url)
+    page.locator("main h1").wait_for()
+    expect(page.locator("main")).not_to_have_attribute("aria-busy", "true")
+
+
+def test_every_page_fits_a_phone_and_passes_axe(page: Page, site: Site, axe_source: str) -> None:
+    run = site.run()
+    site.api(
+        "POST",
+        f"/api/rounds/{site.round_id}/placements/{run['result']['proposals'][0]['placement_id']}/confirm",
+        json={"reason": "passt"},
+    )
+    placed = long_url_applicant(site)
+    use_axe(page, source=axe_source)
+    base = f"{site.url}/app/runden/{site.round_id}"
+    deep = f"{base}/bewerbungen/{quote(SLASH_ID, safe='')}"
+
+    # A deep link without a token lands on the login page and comes back after the login.
+    page.goto(deep)
+    expect(page).to_have_url(f"{site.url}/")
+    problems = check_page(page, "Anmelden")
+    login(page, site, site.coordinator_token)
+    expect(page).to_have_url(deep)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(SLASH_ID)
+    expect(page.get_by_test_id("motivation")).to_contain_text(LONG_URL)
+    page.set_viewport_size(PHONE)
+    screenshot(page, "phone-applicant")
+
+    pages = [
+        "",
+        "/einrichtung",
+        "/pruefen",
+        "/bewerbungen",
+        f"/bewerbungen/{quote(SLASH_ID, safe='')}",
+        "/angebote",
+        "/angebote/H-013",
+        "/zuordnung",
+        "/protokoll",
+    ]
+    for path in pages:
+        visit(page, base + path)
+        problems += check_page(page, f"Koordination {path or '/'}")
+    visit(page, f"{site.url}/app/runden/neu")
+    problems += check_page(page, "Koordination neue Runde")
+
+    for role, bound, home in (
+        (Role.APPLICANT, {"applicant_id": SLASH_ID}, "/app/vorschlaege"),
+        (Role.MENTOR, {"offer_ids": [placed["offer_id"]]}, "/app/gaeste"),
+    ):
+        page.get_by_role("button", name="Abmelden").click()
+        login(page, site, site.issue(role, round_id=site.round_id, **bound))
+        expect(page).to_have_url(f"{site.url}{home}")
+        if role is Role.MENTOR:
+            expect(page.locator("main")).to_contain_text(LONG_URL)
+        problems += check_page(page, role.value)
+    assert problems == [], "\n".join(problems)
+
+
+def test_coordinator_sets_up_a_round_and_invites(
+    page: Page, site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    login(page, site, site.coordinator_token)
+    page.get_by_role("link", name="Neue Runde anlegen").click()
+    page.get_by_label("Name der Runde").fill("Frühjahr 2028")
+    page.get_by_role("button", name="Runde anlegen").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Einrichtung")
+    rid = int(re.search(r"/runden/(\d+)/", page.url).group(1))  # type: ignore[union-attr]
+
+    # A broken CSV: every problem is listed with record and field, and nothing is stored.
+    bad = tmp_path / "bewerbungen.csv"
+    header = "id;name;position;home_organisation;languages;motivation;available_from;"
+    header += "available_until;weeks_wanted"
+    rows = [
+        "A-1;Ada;Referentin;Bezirksamt;de:C2;Ich möchte lernen.;2027-13-01;2027-06-30;drei",
+        "A-2;Bea;Referentin;Bezirksamt;de:Z9;Ich möchte lernen.;2027-04-01;2027-06-30;3",
+    ]
+    bad.write_text("\n".join([header, *rows]) + "\n", "utf-8")
+    page.get_by_label("Bewerbungen (JSON, CSV oder XLSX)").set_input_files(bad)
+    page.get_by_role("button", name="Prüfen und importieren").click()
+    problems = page.get_by_test_id("import-problems")
+    expect(problems).to_contain_text("A-1")
+    expect(problems).to_contain_text("A-2")
+    expect(problems).to_contain_text("bewerbungen.csv")
+    expect(problems).to_contain_text("available_from")
+    expect(problems).to_contain_text("weeks_wanted")
+    expect(problems).to_contain_text("languages")
+    assert site.api("GET", f"/api/rounds/{rid}")["applicants"] == 0
+
+    # Both files: offers as JSON, applications as JSON.
+    page.get_by_label("Angebote (JSON, CSV oder XLSX)").set_input_files(FIXTURES / "offers.json")
+    page.get_by_label("Bewerbungen (JSON, CSV oder XLSX)").set_input_files(
+        FIXTURES / "applicants.json"
+    )
+    page.get_by_role("button", name="Prüfen und importieren").click()
+    offers = json.loads((FIXTURES / "offers.json").read_text("utf-8"))
+    applicants = json.loads((FIXTURES / "applicants.json").read_text("utf-8"))
+    expect(page.get_by_test_id("import-result")).to_have_text(
+        f"Importiert: {len(offers)} Angebote und {len(applicants)} Bewerbungen."
+    )
+    summary = site.api("GET", f"/api/rounds/{rid}")
+    assert (summary["offers"], summary["applicants"]) == (len(offers), len(applicants))
+
+    # Edit one record in the form.
+    page.reload()
+    page.get_by_label("Art", exact=True).select_option("applicants")
+    page.get_by_label("Datensatz", exact=True).select_option("A-002")
+    record = json.loads(page.get_by_label("Felder").input_value())
+    record["position"] = "Referentin für Radverkehr"
+    page.get_by_label("Felder").fill(json.dumps(record, ensure_ascii=False))
+    page.get_by_role("button", name="Speichern").click()
+    expect(page.locator("#toast")).to_contain_text("A-002 gespeichert")
+    stored = site.api("GET", f"/api/rounds/{rid}/applicants/A-002")
+    assert stored["position"] == "Referentin für Radverkehr"
+    screenshot(page, "coordinator-setup")
+
+    # An invitation for A-001: the link logs in in a second browser.
+    page.get_by_text(re.compile(r"^Einzeln einladen")).click()
+    invitations = page.get_by_test_id("invitations")
+    invitations.get_by_role("button", name="Einladung erstellen für A-001").click()
+    text = invitations.get_by_test_id("invitation").input_value()
+    link = re.search(r"http\S+#token=\S+", text).group(0)  # type: ignore[union-attr]
+    assert link.startswith(site.url)
+    other = browser.new_context(viewport={"width": 390, "height": 844}, locale="de-DE")
+    try:
+        guest = other.new_page()
+        guest.goto(link)
+        expect(guest.get_by_role("heading", name="Meine Vorschläge")).to_be_visible()
+        expect(guest.locator("#account")).to_contain_text("A-001")
+        assert "token" not in guest.url
+    finally:
+        other.close()
+
+    # All invitations at once: one CSV with a working link per applicant and mentor.
+    with page.expect_download() as info:
+        page.get_by_role("button", name=re.compile(r"^Alle \d+ Einladungen als CSV$")).click()
+    target = tmp_path / "einladungen.csv"
+    info.value.save_as(target)
+    rows = target.read_text("utf-8-sig").splitlines()
+    assert rows[0] == '"Rolle";"ID";"Name";"E-Mail";"Link"'
+    assert sum(row.startswith('"Bewerbung"') for row in rows) == len(applicants)
+    assert any(row.startswith('"Mentoring"') for row in rows)
+    token = rows[1].rsplit("#token=", 1)[1].strip('"')
+    me = site.api("GET", "/api/accounts/me", token=token)
+    assert me["role"] in {"applicant", "mentor"}
+
+
+def test_review_queue_with_the_keyboard_bulk_confirm_and_closing(page: Page, site: Site) -> None:
+    run = site.run()
+    total = len(run["result"]["proposals"])
+    assert total >= 14
+    login(page, site, site.coordinator_token)
+    page.goto(f"{site.url}/app/runden/{site.round_id}/pruefen?sort=score")
+    count = page.get_by_test_id("queue-count")
+    expect(count).to_have_text(f"{total} offene Vorschläge")
+    expect(page.get_by_label("Sortierung")).to_have_value("score")
+    screenshot(page, "coordinator-review-queue")
+
+    # Ten proposals with the keyboard only: j skips one, c confirms, r + reason + Enter rejects.
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    rejected: list[str] = []
+    for i in range(10):
+        pair = page.get_by_test_id("queue-pair").inner_text()
+        if i % 4 == 3:
+            page.keyboard.press("r")
+            page.keyboard.type(f"Passt nicht {i}")
+            page.keyboard.press("Enter")
+            rejected.append(pair)
+        else:
+            page.keyboard.press("c")
+        expect(count).to_have_text(f"{total - i - 1} offene Vorschläge")
+    placements = site.api("GET", f"/api/rounds/{site.round_id}/placements")
+    statuses = [p["status"] for p in placements]
+    assert statuses.count("confirmed") == 10 - len(rejected)
+    reasons = sorted(p["reason"] for p in placements if p["status"] == "rejected")
+    assert reasons == [f"Passt nicht {i}" for i in range(10) if i % 4 == 3]
+
+    # Bulk: select three, confirm them in one go.
+    boxes = page.get_by_test_id("queue-list").locator("tbody input[type=checkbox]")
+    for i in range(3):
+        boxes.nth(i).check()
+    page.get_by_role("button", name="Ausgewählte bestätigen (3)").click()
+    expect(count).to_have_text(f"{total - 13} offene Vorschläge")
+    confirmed = site.api(
+        "GET", f"/api/rounds/{site.round_id}/placements", params={"status": "confirmed"}
+    )
+    assert len(confirmed) == 10 - len(rejected) + 3
+
+    # Closing is refused while proposals are open; "alle offenen ablehnen" closes anyway.
+    page.get_by_role("navigation", name="Hauptnavigation").get_by_role(
+        "link", name="Übersicht"
+    ).click()
+    page.get_by_role("button", name="Runde abschließen").click()
+    expect(page.get_by_role("alert").filter(has_text="unentschiedene")).to_contain_text(
+        str(total - 13)
+    )
+    assert site.summary()["status"] != "closed"
+    page.get_by_role("button", name="Alle offenen ablehnen und abschließen").click()
+    expect(page.locator("main .eyebrow")).to_contain_text("abgeschlossen")
+    summary = site.summary()
+    assert (summary["status"], summary["proposed"]) == ("closed", 0)
+    page.get_by_role("button", name="Runde wieder öffnen").click()
+    expect(page.locator("main .eyebrow")).to_contain_text("in Zuordnung")
+    assert site.summary()["status"] == "matching"
+
+
+def test_release_a_confirmed_placement_and_place_an_alternate(page: Page, site: Site) -> None:
+    run = site.run()
+    alternates = run["result"]["alternates"]
+    proposal = next(p for p in run["result"]["proposals"] if alternates.get(p["offer_id"]))
+    rid = site.round_id
+    site.api(
+        "POST",
+        f"/api/rounds/{rid}/placements/{proposal['placement_id']}/confirm",
+        json={"reason": "passt"},
+    )
+    login(page, site, site.coordinator_token)
+    page.goto(f"{site.url}/app/runden/{rid}/bewerbungen/{proposal['applicant_id']}")
+    page.get_by_text("Absage oder Aufhebung …").click()
+    page.get_by_role("button", name="Platz aufheben").click()  # a reason is required
+    expect(page.get_by_role("alert").filter(has_text="Begründung")).to_be_visible()
+    form = page.get_by_role("group", name=re.compile("beenden$"))
+    form.get_by_label("Begründung").fill("Dienstlich verhindert")
+    form.get_by_role("button", name="Platz aufheben").click()
+
+    # The offer's page offers its alternates at once.
+    expect(page.get_by_role("heading", level=1)).to_contain_text(proposal["offer_id"])
+    freed = page.get_by_test_id("freed")
+    expect(freed).to_contain_text("aufgehoben")
+    expect(page.get_by_test_id("free-places")).to_contain_text("frei")
+    todo = site.api("GET", f"/api/rounds/{rid}/todo")
+    [entry] = [f for f in todo["freed"] if f["placement"]["id"] == proposal["placement_id"]]
+    first = entry["alternates"][0]
+    screenshot(page, "coordinator-freed-place")
+    freed.get_by_role("button", name=f"{first} platzieren").click()
+    # Placed: no longer offered (the card goes once the offer is full again).
+    expect(page.get_by_role("button", name=f"{first} platzieren")).to_have_count(0)
+    expect(page.locator("#toast")).to_contain_text(f"Platziert: {first}")
+    placements = site.api("GET", f"/api/rounds/{rid}/placements")
+    released = next(p for p in placements if p["id"] == proposal["placement_id"])
+    assert (released["status"], released["reason"]) == ("released", "Dienstlich verhindert")
+    assert any(
+        p["applicant_id"] == first
+        and p["offer_id"] == proposal["offer_id"]
+        and p["status"] == "confirmed"
+        for p in placements
+    )
+
+
+def test_run_progress_survives_failed_status_requests(page: Page, site: Site) -> None:
+    """Two status polls fail (503); the page keeps polling with back-off and shows the end."""
+    failures = {"left": 2}
+
+    def flaky(route: Route) -> None:
+        if route.request.method == "GET" and failures["left"] > 0:
+            failures["left"] -= 1
+            route.fulfill(status=503, json={"detail": "Kurz nicht erreichbar.", "errors": []})
+        else:
+            route.continue_()
+
+    login(page, site, site.coordinator_token)
+    page.route(re.compile(r"/api/rounds/\d+/runs/\d+$"), flaky)
+    page.get_by_role("navigation", name="Hauptnavigation").get_by_role(
+        "link", name="Zuordnung"
+    ).click()
+    page.get_by_role("button", name="Zuordnung starten").click()
+    expect(page.get_by_test_id("run-status")).to_contain_text("fertig", timeout=30_000)
+    assert failures["left"] == 0
+
+
+def test_chart_draws_overbooking_as_an_error(page: Page, site: Site) -> None:
+    """A city with more placements than places: a red segment, the excess named after the bar."""
+    login(page, site, site.coordinator_token)
+    svg = page.evaluate(
+        """async () => {
+      const { cityChart, placesPerCity } = await import("/static/js/chart.js");
+      const offers = [
+        { id: "H-1", city: "Wien", capacity: 7 },
+        { id: "H-2", city: "Rom", capacity: 3 },
+      ];
+      const placements = [
+        ...Array(7).fill({ offer_id: "H-1", status: "confirmed" }),
+        { offer_id: "H-1", status: "proposed" },
+        { offer_id: "H-2", status: "confirmed" },
+      ];
+      const figure = cityChart(placesPerCity(offers, placements));
+      document.querySelector("main").append(figure);
+      const over = figure.querySelectorAll("rect.chart__bar--over");
+      const bars = [...figure.querySelectorAll("g[data-city='Wien'] rect")];
+      const end = Math.max(...bars.map((r) => r.getBBox().x + r.getBBox().width));
+      const text = figure.querySelector("g[data-city='Wien'] text.chart__value--over");
+      return { over: over.length, text: text.textContent, after: text.getBBox().x >= end };
+    }"""
+    )
+    assert svg == {"over": 1, "text": "1 zu viel", "after": True}
+
+
+def test_lists_keep_filter_and_scroll_and_pages_show_loading(page: Page, site: Site) -> None:
+    site.run()
+    login(page, site, site.coordinator_token)
+    page.set_viewport_size({"width": 1280, "height": 500})
+    page.goto(f"{site.url}/app/runden/{site.round_id}/bewerbungen")
+    page.get_by_role("radio", name=re.compile("^vorgeschlagen")).check()
+    link = page.locator("table.applicants tbody a").nth(12)
+    link.scroll_into_view_if_needed()
+    scrolled = page.evaluate("() => window.scrollY")
+    assert scrolled > 300
+    applicant = link.inner_text()
+
+    # A slow answer: the old page dims and a loading bar shows until the new one is there.
+    def slow(route: Route) -> None:
+        page.wait_for_timeout(800)
+        route.continue_()
+
+    page.route(re.compile(r"/shortlist\?"), slow)
+    link.click()
+    expect(page.locator(".loading-bar")).to_be_visible()
+    expect(page.locator("main")).to_have_attribute("aria-busy", "true")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(applicant)
+    expect(page.locator(".loading-bar")).to_have_count(0)
+
+    page.go_back()
+    expect(page.get_by_role("radio", name=re.compile("^vorgeschlagen"))).to_be_checked()
+    page.wait_for_function("y => Math.abs(window.scrollY - y) < 5", arg=scrolled)
