@@ -165,7 +165,8 @@ class PreparedOffers:
         return PreparedOffers(
             offers=[self.offers[int(j)] for j in columns],
             texts=_take_texts(self.texts, columns),
-            baselines=take_columns(self.baselines, columns),
+            # Baselines are (models, m): offers along the second axis, like pair arrays.
+            baselines=take_columns(self.baselines, columns, pairs=True),
             constraints=take_columns(self.constraints, columns),
         )
 
