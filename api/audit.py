@@ -3,9 +3,9 @@
 Writing goes through :func:`record` (or :func:`record_placement` for a placement's change), so
 every entry carries the public ids (``A-001``, ``H-013``); placement entries also keep the row
 ids, by which the GDPR access request finds a person's decisions. Reading (:func:`entries`)
-resolves entries written before public ids were stored through their row ids; an erasure
-first copies the public id into them (:func:`keep_public_ids`), so only rows deleted otherwise
-read „gelöscht“, and never as a row id.
+resolves entries written before public ids were stored through their row ids. An erasure
+(:func:`pseudonymise`) leaves the person's entries only the row id as a pseudonym: they read
+„gelöscht“, never a public id or a name.
 
 Kinds (``action``) in use: ``confirm``, ``reject``, ``place``, ``mentor_accepted``,
 ``mentor_declined``, ``delete_applicant`` (written by the decision and privacy modules),
@@ -105,15 +105,14 @@ def record_placement(
     return entry
 
 
-def keep_public_ids(session: Session, applicant: tables.Applicant) -> int:
-    """Before an applicant's row is deleted: store its public id in entries that lack it.
-
-    Entries written before public ids were stored know the applicant only by row id; without
-    this they would read „gelöscht“ once the row is gone. The count of entries updated.
-    """
+def pseudonymise(session: Session, applicant: tables.Applicant) -> int:
+    """Before an erasure: the person's entries keep only the row id (they read „gelöscht“)."""
     assert applicant.id is not None
-    return crud.fill_audit_refs(
-        session=session, applicant_id=applicant.id, external_id=applicant.external_id
+    return crud.pseudonymise_audit(
+        session=session,
+        round_id=applicant.round_id,
+        applicant_id=applicant.id,
+        external_id=applicant.external_id,
     )
 
 

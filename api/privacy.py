@@ -131,7 +131,7 @@ def forget_applicant(
             reason="hatte einen bestätigten Platz" if had_place else None,
         ),
     )
-    audit.keep_public_ids(session, row)
+    audit.pseudonymise(session, row)
     session.delete(row)  # placements and tokens follow by ON DELETE CASCADE
 
 

@@ -434,15 +434,22 @@ def list_audit_entries(*, session: Session, round_id: int | None) -> list[AuditE
     return list(session.exec(select(AuditEntry).where(where).order_by(col(AuditEntry.id))).all())
 
 
-def fill_audit_refs(*, session: Session, applicant_id: int, external_id: str) -> int:
-    """Set the public id of an applicant's entries that have only its row id; the count."""
+def pseudonymise_audit(
+    *, session: Session, round_id: int, applicant_id: int, external_id: str
+) -> int:
+    """Let an erased applicant's entries keep only the row id as a pseudonym; the count.
+
+    The public id („A-003“) is dropped and entries that named the person by it alone get the
+    row id instead: the log still tells one person's steps apart, but names nobody.
+    """
     result = session.exec(
         update(AuditEntry)
         .where(
-            col(AuditEntry.applicant_id) == applicant_id,
-            col(AuditEntry.applicant_public_id).is_(None),
+            col(AuditEntry.round_id) == round_id,
+            (col(AuditEntry.applicant_id) == applicant_id)
+            | (col(AuditEntry.applicant_public_id) == external_id),
         )
-        .values(applicant_public_id=external_id)
+        .values(applicant_public_id=None, applicant_id=applicant_id)
     )
     return result.rowcount
 

@@ -23,8 +23,11 @@ pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 
 @contextmanager
-def failing_writes(engine: Engine, table: str, *, after: int) -> Iterator[list[str]]:
-    """Let ``after`` INSERTs/UPDATEs into ``table`` through, then fail every further one.
+def failing_writes(
+    engine: Engine, table: str, *, after: int, naming: str = ""
+) -> Iterator[list[str]]:
+    """Let ``after`` INSERTs/UPDATEs into ``table`` (that mention ``naming``) through, then fail
+    every further one.
 
     Raises the driver's own OperationalError, so the code under test sees what a real fault
     looks like. Yields the statements that were let through.
@@ -36,7 +39,7 @@ def failing_writes(engine: Engine, table: str, *, after: int) -> Iterator[list[s
         words = statement.split()
         verb = words[0].upper() if words else ""
         target = (words[2] if verb == "INSERT" else words[1] if verb == "UPDATE" else "").strip('"')
-        if verb in {"INSERT", "UPDATE"} and target == table:
+        if verb in {"INSERT", "UPDATE"} and target == table and naming in statement:
             if len(passed) >= after:
                 raise dbapi_error("injected fault: disk full")
             passed.append(statement)
@@ -62,11 +65,12 @@ def test_an_import_failing_after_its_offers_stores_nothing(
     assert api.ok("GET", f"/api/rounds/{round_id}/offers") == []
 
 
-def test_a_run_failing_after_its_first_proposal_stores_none(api: Api, api_round: int) -> None:
+def test_a_run_failing_after_its_proposals_stores_none(api: Api, api_round: int) -> None:
     before = api.placements(api_round)
-    with failing_writes(api.engine, "placement", after=1) as passed:
+    # The proposals are inserted (one statement per batch), then the run's result is written in
+    # the same transaction: that write fails.
+    with failing_writes(api.engine, "matchingrun", after=0, naming="result="):
         run = api.wait_run(api_round, api.start_run(api_round)["id"])
-    assert len(passed) == 1  # one proposal was written before the fault
     assert run["status"] == "failed", run
     assert api.placements(api_round) == before
     # The next run, without the fault, proposes as usual.
