@@ -146,6 +146,25 @@ def issue_token(engine: Engine, role: Role = Role.COORDINATOR, **binding: Any) -
     return token
 
 
+#: Fields that make an offer and an applicant feasible for each other whatever the rest says
+#: (German, a long shared window): the races test capacity, not the other rules.
+WIDE_OFFER = {
+    "working_languages": ["de"],
+    "min_language_level": "B1",
+    "available_from": "2027-01-04",
+    "available_until": "2027-12-17",
+    "min_weeks": 1,
+    "max_weeks": 52,
+}
+WIDE_APPLICANT = {
+    "languages": {"de": "C2"},
+    "available_from": "2027-03-01",
+    "available_until": "2027-09-30",
+    "weeks_wanted": 2,
+    "preferred_cities": [],
+}
+
+
 # --- in-process application ---------------------------------------------------------------------
 
 

@@ -31,6 +31,8 @@ from models import crud
 from models.tables import PlacementCreate, PlacementStatus
 from tests.conftest import BACKENDS, Databases
 from tests.hardening.conftest import (
+    WIDE_APPLICANT,
+    WIDE_OFFER,
     App,
     Coordinator,
     HttpResponse,
@@ -50,22 +52,6 @@ RACERS = 50
 #: Worker threads of the interleaving test: several decisions in flight, still bounded.
 INTERLEAVING_WORKERS = 8
 T = TypeVar("T")
-
-WIDE_OFFER = {
-    "working_languages": ["de"],
-    "min_language_level": "B1",
-    "available_from": "2027-01-04",
-    "available_until": "2027-12-17",
-    "min_weeks": 1,
-    "max_weeks": 52,
-}
-WIDE_APPLICANT = {
-    "languages": {"de": "C2"},
-    "available_from": "2027-03-01",
-    "available_until": "2027-09-30",
-    "weeks_wanted": 2,
-    "preferred_cities": [],
-}
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ from models import crud
 from models.tables import PlacementCreate, PlacementStatus, Role
 from tests.conftest import BACKENDS, Databases
 from tests.hardening.conftest import (
+    WIDE_APPLICANT,
+    WIDE_OFFER,
     Coordinator,
     Record,
     Server,
@@ -49,23 +51,6 @@ OFFERS = 40
 #: Lease of the server processes here: short, so a killed owner's run fails within seconds.
 LEASE_SECONDS = 3.0
 T = TypeVar("T")
-
-WIDE_OFFER = {
-    "working_languages": ["de"],
-    "min_language_level": "B1",
-    "available_from": "2027-01-04",
-    "available_until": "2027-12-17",
-    "min_weeks": 1,
-    "max_weeks": 52,
-    "capacity": 1,
-}
-WIDE_APPLICANT = {
-    "languages": {"de": "C2"},
-    "available_from": "2027-03-01",
-    "available_until": "2027-09-30",
-    "weeks_wanted": 2,
-    "preferred_cities": [],
-}
 
 
 @dataclass(frozen=True)
@@ -131,7 +116,9 @@ def race_round(
     Texts are the sample's (cycled), so the seed already holds every embedding.
     """
     offer_rows = [
-        feasible_copy(sample_offers[j % len(sample_offers)], id=f"O-{j:02d}", **WIDE_OFFER)
+        feasible_copy(
+            sample_offers[j % len(sample_offers)], id=f"O-{j:02d}", capacity=1, **WIDE_OFFER
+        )
         for j in range(offers)
     ]
     applicant_rows = [
