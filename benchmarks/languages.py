@@ -26,7 +26,7 @@ from benchmarks.synthetic import fixture_records, synthetic_offers
 from matcher.embedding import E5_MODEL, Embedder, Ensemble, MemoryStore
 from matcher.scoring import prepare_offers, score_prepared
 
-TITLE = "8. Languages: applications in partner-city languages, each model and the ensemble"
+TITLE = "10. Languages: applications in partner-city languages, each model and the ensemble"
 INCOMING = DEV.parent / "dev-incoming"
 FLOORS = {"incoming R@5 alle": 0.90, "incoming R@5 worst language": 0.80, "dev nDCG@10": 0.92}
 OFFERS_AT_SCALE = 10_000

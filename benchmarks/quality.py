@@ -1,7 +1,7 @@
 """Ranking quality on the development set: the engine next to two references, same script.
 
 * engine: the calibrated topic fit of both models, exactly what ``matcher evaluate`` ranks by
-  (section 8 has each model alone, by language);
+  (section 10 has each model alone, by language);
 * bare model: one text per side (position + motivation vs. title + tags + description), cosine
   of the default model's (USE-m) vectors;
 * TF-IDF: character n-grams (``char_wb``, 3–5) from scikit-learn, cosine.
