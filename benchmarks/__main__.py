@@ -51,8 +51,6 @@ SECTIONS: dict[str, Callable[[SentenceTransformer], list[Section]]] = {
     "budget": lambda model: [budget.run()],
     "languages": lambda model: [languages.run(model)],
 }
-#: Report order: section 6 (server memory) comes from the latency run.
-ORDER = ("1.", "2.", "3.", "4.", "5.", "6.", "7.", "8.", "9.", "10.", "11.")
 
 
 @dataclass(frozen=True)
@@ -107,13 +105,15 @@ def main(argv: list[str]) -> int:
         print(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}", file=sys.stderr)
         return 2
     model = matcher.load_model()
-    measured = [measure(name, model) for name in chosen]
+    measured = []
+    for name in chosen:
+        measured.append(measure(name, model))
+        if write or not argv:
+            measured[-1].save()  # at once: a long run cut short keeps what it measured
     if argv and not write:
         for section in ordered([s for m in measured for s in m.sections]):
             print(section.markdown())
         return 0
-    for result in measured:
-        result.save()
     stored = [Measured.load(name) for name in SECTIONS]
     report = render([m for m in stored if m is not None], machine())
     (REPO / "BENCHMARKS.md").write_text(report, encoding="utf-8")
@@ -124,9 +124,7 @@ def main(argv: list[str]) -> int:
 
 def ordered(sections: list[Section]) -> list[Section]:
     """Sections in report order (section 6, server memory, comes from the latency run)."""
-    return sorted(
-        sections, key=lambda s: next((k for k, p in enumerate(ORDER) if s.title.startswith(p)), len(ORDER))
-    )
+    return sorted(sections, key=lambda s: int(s.title.split(".", 1)[0]))
 
 
 def render(measured: list[Measured], setting: list[tuple[str, str]]) -> str:
