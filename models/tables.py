@@ -239,6 +239,11 @@ class ApplicantBase(SQLModel):
     agency: str | None = None
     #: ISO 639-1 of ``motivation``: as imported, else as detected at import.
     language: str | None = None
+    #: Offer ids (``external_id``) ranked as wishes while applying online, first wish first.
+    wishes: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'")),
+    )
 
 
 class Applicant(ApplicantBase, table=True):
@@ -349,6 +354,51 @@ class MentorOffer(SQLModel, table=True):
 
     account_id: int = Field(foreign_key="account.id", ondelete="CASCADE", primary_key=True)
     offer_id: int = Field(foreign_key="offer.id", ondelete="CASCADE", primary_key=True)
+
+
+# --- call for applications -------------------------------------------------------------------
+
+
+class CallForApplications(SQLModel, table=True):
+    """A round's public call: its unguessable link and its deadlines.
+
+    Applications are taken while ``closed_at`` is NULL and ``applications_until`` lies ahead;
+    mentors may edit their offers until ``offers_until``.
+    """
+
+    __tablename__ = "call_for_applications"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", unique=True)
+    #: The public link's secret part (never the row id: links must not be guessable).
+    slug: str = Field(max_length=64, unique=True)
+    applications_until: datetime = Field(sa_type=UtcDateTime)
+    offers_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    opened_by: str = Field(max_length=100)
+    opened_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class PendingApplication(SQLModel, table=True):
+    """An application whose e-mail address is not confirmed yet: not an applicant of the round.
+
+    ``record`` holds the validated interchange fields (without ``id``); confirming the address
+    turns it into an ``applicant`` with the next free public id and an applicant account whose
+    token hash is ``token_hash`` (the link's token becomes the applicant's access). ``email`` is
+    personal data: never log it.
+    """
+
+    __tablename__ = "pending_application"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="call_for_applications.id", ondelete="CASCADE", index=True)
+    email: str = Field(max_length=320, index=True)
+    record: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
 
 
 # --- batch runs -------------------------------------------------------------------------------
