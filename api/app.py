@@ -20,6 +20,7 @@ from api.limits import BodySizeLimit
 from api.routes import (
     accounts,
     audit,
+    call,
     me,
     office,
     placements,
@@ -104,7 +105,7 @@ def create_app(
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app, busy_timeout=settings.db_busy_timeout)
     routers = (rounds, round_settings, office, records, shortlists, runs, placements, me, accounts)
-    for module in (*routers, ranker, audit):
+    for module in (*routers, ranker, audit, call):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(web_router)
     _add_health(app)

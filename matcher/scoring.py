@@ -141,7 +141,8 @@ class PairScores:
         city_bonus = per_city(self.applicants, cities, preference_bonus)
         if not any(applicant.wishes for applicant in self.applicants):
             return city_bonus  # no wishes: the same array (and bits) as before wishes existed
-        return city_bonus + wish_bonus(self.applicants, self.offer_index)
+        combined: np.ndarray = city_bonus + wish_bonus(self.applicants, self.offer_index)
+        return combined
 
     @cached_property
     def score(self) -> np.ndarray:
