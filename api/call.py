@@ -484,6 +484,7 @@ def my_application(session: Session, principal: Principal) -> MyApplication:
     return MyApplication(
         applicant_id=applicant.external_id,
         round_name=round_.name,
+        call=call.slug if call else None,
         applications_until=call.applications_until if call else None,
         editable=call is not None and accepting(call),
         **applicant.model_dump(include=_MY_FIELDS),
@@ -493,6 +494,7 @@ def my_application(session: Session, principal: Principal) -> MyApplication:
 _MY_FIELDS = set(MyApplication.model_fields) - {
     "applicant_id",
     "round_name",
+    "call",
     "applications_until",
     "editable",
 }

@@ -148,6 +148,7 @@ class MyApplication(BaseModel):
 
     applicant_id: str
     round_name: str
+    call: str | None = Field(description="the public link's slug (its offers are the wishes')")
     applications_until: datetime | None
     editable: bool
     name: str | None

@@ -171,7 +171,7 @@ def test_a_filled_honeypot_is_answered_like_success_and_stores_nothing(
 
 @pytest.fixture
 def strict_limits(api: Api) -> Iterator[None]:
-    settings = CallSettings(applications_per_ip=3, applications_per_email=2, suggestions_per_ip=2)
+    settings = CallSettings(applications_per_ip=4, applications_per_email=2, suggestions_per_ip=2)
     api.app.dependency_overrides[get_call_settings] = lambda: settings
     yield
     api.app.dependency_overrides.pop(get_call_settings)
@@ -184,7 +184,7 @@ def test_applications_are_limited_per_address_and_per_ip(
     url = f"/api/public/calls/{slug}/applications"
     assert [api.client.post(url, json=application).status_code for _ in range(3)] == [202, 202, 429]
     other = application | {"email": "andere@example.org"}
-    assert api.client.post(url, json=other).status_code == 202  # the IP's third
+    assert api.client.post(url, json=other).status_code == 202  # the IP's fourth
     answer = api.client.post(url, json=application | {"email": "dritte@example.org"})
     assert answer.status_code == 429 and "Zu viele" in answer.json()["detail"]
     assert len(mails(api, "address_confirmation")) == 3
