@@ -734,25 +734,26 @@ def outbox_list(
         bool, typer.Option("--show-address", help="Full recipient addresses (personal data).")
     ] = False,
 ) -> None:
-    """Messages of the outbox, newest first; addresses masked unless --show-address."""
+    """Messages of the outbox, newest first; addresses masked unless --show-address.
+
+    Zeit: when it was sent, or (pending) when it is tried next.
+    """
     with services.open_session(database()) as session:
         messages = outbox_rows.list_messages(session=session, status=status, limit=limit)
     table = Table(title="Postausgang", title_justify="left")
-    columns = ("id", "Status", "Art", "An", "Runde", "Bewerbung", "Angebot", "Versuche")
-    for column in (*columns, "erstellt", "gesendet / nächster Versuch", "Fehler"):
-        table.add_column(column)
+    columns = ("id", "Status", "Art", "An", "betrifft", "Versuche", "Zeit", "Fehler")
+    for column in columns:
+        table.add_column(column, overflow="fold")
     for m in messages:
+        about = " → ".join(filter(None, (m.applicant_public_id, m.offer_public_id)))
         when = m.sent_at or (m.next_attempt_at if m.status is OutboxStatus.PENDING else None)
         cells = (
             m.id,
             m.status.value,
             m.kind,
             m.recipient if show_address else masked(m.recipient),
-            m.round_id or "",
-            m.applicant_public_id or "",
-            m.offer_public_id or "",
+            f"Runde {m.round_id}: {about}" if m.round_id else about,
             m.attempts,
-            f"{m.created_at:%d.%m.%Y %H:%M}",
             f"{when:%d.%m.%Y %H:%M}" if when else "",
             m.last_error or "",
         )

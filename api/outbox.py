@@ -30,6 +30,8 @@ from zoneinfo import ZoneInfo
 import jinja2
 from sqlmodel import Session
 
+from api import services
+from matcher.explain import explanation_language
 from models import crud, lifecycle
 from models import outbox as rows
 from models.lifecycle import PlacementEvent
@@ -136,8 +138,12 @@ def enqueue_mail(
 
 
 def applicant_language(applicant: Applicant) -> Language:
-    """German unless the applicant chose English for their page („Meine Vorschläge“)."""
-    return "en" if applicant.explanation_language == "en" else "de"
+    """The language of the applicant's own page: their choice, else German for readers at B2
+    or above, else English (``matcher.explain.explanation_language``)."""
+    chosen = explanation_language(
+        services.applicant_record(applicant), applicant.explanation_language
+    )
+    return "en" if chosen == "en" else "de"
 
 
 def _placement_context(session: Session, placement: Placement) -> dict[str, object]:
