@@ -17,6 +17,7 @@ from sentence_transformers import SentenceTransformer
 import matcher
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.limits import BodySizeLimit
+from api.mailer import start_dispatcher
 from api.routes import (
     accounts,
     audit,
@@ -89,7 +90,10 @@ def create_app(
         app.state.runs = RunManager(
             engine, scorer, app.state.write_lock, lease_seconds=settings.run_lease_seconds
         )
+        app.state.mailer = start_dispatcher(engine, settings)
         yield
+        if app.state.mailer is not None:
+            app.state.mailer.shutdown()
         app.state.runs.shutdown()
         engine.dispose()
 
