@@ -148,7 +148,6 @@ class Explanation:
             return ""
         return wording.preference.format(city=self.preferred_city, rank=self.preference_rank + 1)
 
-
     def _wish(self, wording: Wording) -> str:
         return "" if self.wish_rank is None else wording.wish.format(rank=self.wish_rank + 1)
 
