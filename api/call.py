@@ -172,6 +172,8 @@ def close_call(
 ) -> CallPublic:
     """Stop taking applications now (pending ones may still be confirmed until they expire)."""
     call = require_call_of_round(session, round_id)
+    if services.require_round(session, round_id).status is tables.RoundStatus.CLOSED:
+        raise Conflict(f"Runde {round_id} ist abgeschlossen.")
     if call.closed_at is None:
         call.closed_at = tables.utc_now()
         session.add(call)
@@ -180,8 +182,10 @@ def close_call(
 
 
 def require_call_of_round(session: Session, round_id: int) -> tables.CallForApplications:
-    services.require_round(session, round_id)
+    round_ = services.require_round(session, round_id)
     call = calls.call_of_round(session=session, round_id=round_id)
+    if call is None and round_.status is tables.RoundStatus.CLOSED:
+        raise Conflict(f"Runde {round_id} ist abgeschlossen.")
     if call is None:
         raise NotFound(f"Runde {round_id} hat keine Ausschreibung.")
     return call

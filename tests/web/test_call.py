@@ -1,34 +1,112 @@
-"""The call for applications in Chromium: apply on the public page, confirm by e-mail link,
-„Meine Bewerbung“ with the wish saved, „Meine Vorschläge“ naming it, then a run."""
+"""The call for applications in Chromium against a real SMTP server on localhost (aiosmtpd):
+apply on the public page → confirmation e-mail → link opened → „Meine Bewerbung“ with the wish
+saved → „Meine Vorschläge“ naming it → run → confirmation e-mail with host, city and dates."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import socket
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
 
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
 from playwright.sync_api import Page, expect
-from sqlalchemy import text
+from sentence_transformers import SentenceTransformer
 
+from api.app import create_app
 from api.call import CallSettings, get_call_settings
-from tests.web.conftest import Site, screenshot
+from api.settings import Settings
+from models.tables import Role
+from tests.web.conftest import TIMEOUT_SECONDS, ServerThread, Site, screenshot
 
 LINK = re.compile(r"https?://\S+#zugang=[A-Za-z0-9_-]+")
+EMAIL = "kim.neumann@example.org"
 
 
-def queued(site: Site, kind: str) -> list[dict[str, Any]]:
-    """The outbox's messages of ``kind``, oldest first."""
-    with site.app.state.engine.connect() as connection:
-        rows = connection.execute(
-            text("SELECT recipient, body FROM outboxmessage WHERE kind = :kind ORDER BY id"),
-            {"kind": kind},
-        ).all()
-    return [{"to": to, "body": body} for to, body in rows]
+class Inbox:
+    """aiosmtpd's handler: the text of every message accepted, by subject."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str, str]] = []  # (to, subject, body)
+        self.port = 0
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: SmtpSession, envelope: Envelope
+    ) -> str:
+        assert isinstance(envelope.content, bytes)
+        mail = message_from_bytes(envelope.content, policy=default_policy)
+        body = mail.get_body(("plain",))
+        assert body is not None
+        self.messages.append((str(mail["To"]), str(mail["Subject"]), body.get_content()))
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, subject_part: str) -> tuple[str, str, str]:
+        """The first message whose subject contains ``subject_part`` (waits for delivery)."""
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while True:
+            found = [m for m in self.messages if subject_part in m[1]]
+            if found:
+                return found[0]
+            assert time.monotonic() < deadline, (subject_part, self.messages)
+            time.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def mail_site(
+    tmp_path: Path, seed_database: Path, model: SentenceTransformer, inbox: Inbox
+) -> Iterator[Site]:
+    """The real server on a copy of the seeded database, delivering through ``inbox``."""
+    database = tmp_path / "matcher.db"
+    shutil.copyfile(seed_database, database)
+    settings = Settings(
+        database_url=f"sqlite:///{database}",
+        smtp_host="127.0.0.1",
+        smtp_port=inbox.port,
+        smtp_tls="none",
+        smtp_sender="Hospitationsprogramm <hospitation@example.org>",
+        outbox_poll_seconds=0.1,
+    )
+    app = create_app(settings, model=model)
+    with ServerThread(app) as server:
+        url = f"http://127.0.0.1:{server.port}"
+        app.dependency_overrides[get_call_settings] = lambda: CallSettings(public_url=url)
+        with httpx.Client(base_url=url, timeout=TIMEOUT_SECONDS) as http:
+            site = Site(url=url, app=app, round_id=0, http=http)
+            site.coordinator_token = site.issue(Role.COORDINATOR)
+            [round_] = site.api("GET", "/api/rounds")
+            site.round_id = round_["id"]
+            yield site
 
 
 def fill_application(page: Page) -> None:
     page.get_by_label("Name", exact=True).fill("Kim Neumann")
-    page.get_by_label("E-Mail").fill("kim.neumann@example.org")
+    page.get_by_label("E-Mail").fill(EMAIL)
     page.get_by_label("Dienststelle").fill("Bezirksamt Pankow – Straßen- und Grünflächenamt")
     page.get_by_label("Funktion").fill("Sachbearbeitung Lastenradlogistik")
     page.get_by_label("Sprachkenntnisse").fill("de C2, en B2")
@@ -42,8 +120,10 @@ def fill_application(page: Page) -> None:
     )
 
 
-def test_apply_confirm_wish_and_suggestions_in_the_browser(site: Site, page: Page) -> None:
-    site.app.dependency_overrides[get_call_settings] = lambda: CallSettings(public_url=site.url)
+def test_apply_confirm_wish_suggestions_run_and_mails(
+    mail_site: Site, inbox: Inbox, page: Page
+) -> None:
+    site = mail_site
     until = (datetime.now(UTC) + timedelta(days=14)).isoformat()
     call = site.api("PUT", f"/api/rounds/{site.round_id}/call", json={"applications_until": until})
 
@@ -61,18 +141,39 @@ def test_apply_confirm_wish_and_suggestions_in_the_browser(site: Site, page: Pag
     page.get_by_role("button", name="Bewerbung absenden").click()
     expect(page.locator("#status")).to_contain_text("Bitte bestätigen Sie Ihre E-Mail-Adresse")
 
-    [mail] = queued(site, "address_confirmation")
-    assert mail["to"] == "kim.neumann@example.org"
-    found = LINK.search(mail["body"])
-    assert found, mail["body"]
+    to, _, body = inbox.wait_for("Bitte bestätigen Sie Ihre E-Mail-Adresse")
+    assert to == EMAIL
+    found = LINK.search(body)
+    assert found, body
     page.goto(found.group(0))
     expect(page.locator("#status")).to_contain_text("Ihre Bewerbung ist eingegangen")
     expect(page.locator("#mine")).to_contain_text("Meine Bewerbung")
     expect(page.get_by_label("Wunsch 1")).to_have_value(wished)
     assert "#zugang" not in page.url  # the token left the address bar
     screenshot(page, "call-mine")
+    inbox.wait_for("Ihre Bewerbung ist eingegangen")
 
     page.get_by_role("link", name="Meine Vorschläge").click()
     page.wait_for_url(re.compile(r"/app/vorschlaege"))
     expect(page.locator("main")).to_contain_text("Wunsch 1 der Bewerbung")
     screenshot(page, "call-suggestions")
+
+    site.run()
+    applicant_id = site.api("GET", "/api/accounts/me", token=_token(page))["applicant_id"]
+    [proposal] = [
+        p
+        for p in site.api("GET", f"/api/rounds/{site.round_id}/placements?status=proposed")
+        if p["applicant_id"] == applicant_id
+    ]
+    site.api("POST", f"/api/rounds/{site.round_id}/placements/{proposal['id']}/confirm", json={})
+    offer = site.api("GET", f"/api/rounds/{site.round_id}/offers/{proposal['offer_id']}")
+    to, subject, body = inbox.wait_for("Ihr Hospitationsplatz ist bestätigt")
+    assert to == EMAIL
+    assert offer["organisation"] in body and offer["city"] in subject
+    assert re.search(r"zwischen dem \d\d\.\d\d\.2027 und dem \d\d\.\d\d\.2027", body), body
+
+
+def _token(page: Page) -> str:
+    token = page.evaluate("sessionStorage.getItem('hospitation.token')")
+    assert isinstance(token, str)
+    return token
