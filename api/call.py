@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 import matcher
-from api import audit, cache, privacy, services, shortlists
+from api import audit, cache, decisions, privacy, services, shortlists
 from api.auth import Principal, hash_token, new_token
 from api.errors import ApiError, Conflict, NotFound
 from api.outbox import enqueue_mail
@@ -513,9 +513,11 @@ def update_application(session: Session, principal: Principal, raw: dict[str, An
             "Diese Bewerbung kam nicht über eine Ausschreibung; Änderungen über die Koordination."
         )
     require_accepting(call)
+    services.require_round(session, applicant.round_id, writable=True)
     record = validate_application(
         session, applicant.round_id, raw, record_id=applicant.external_id, email=applicant.email
     )
+    decisions.guard_edit(session, applicant.round_id, record, force=False, principal=principal)
     services.replace_record(
         session, applicant.round_id, applicant.external_id, record, actor=principal.actor
     )
@@ -533,3 +535,49 @@ def withdraw(session: Session, scorer: matcher.TopicScorer, principal: Principal
             "Ihr Platz ist bereits bestätigt; bitte wenden Sie sich an die Koordination."
         )
     privacy.forget_applicant(session, scorer, applicant.round_id, applicant.external_id, principal)
+
+
+# --- offers online (mentors) ------------------------------------------------------------------
+
+#: Fields of an offer that stay the coordinators': who the mentor is and what a place costs.
+_COORDINATOR_OFFER_FIELDS = ("mentor_name", "mentor_email", "travel_cost", "weekly_cost")
+
+
+def mentor_offers(session: Session, principal: Principal) -> list[matcher.Offer]:
+    """The offers the mentor's token is bound to, with every field of the interchange format."""
+    rows = [session.get(tables.Offer, offer_id) for offer_id in sorted(principal.offer_ids)]
+    return [services.offer_record(row) for row in rows if row is not None]
+
+
+def require_offers_open(session: Session, round_id: int) -> None:
+    """409 unless the round's call lets mentors edit their offers now."""
+    call = calls.call_of_round(session=session, round_id=round_id)
+    if call is None or call.offers_until is None:
+        raise Conflict("Für diese Runde werden Angebote nicht online erfasst.")
+    if tables.utc_now() >= call.offers_until:
+        raise Conflict(
+            f"Die Frist für Angebote ist am {berlin_time(call.offers_until)} abgelaufen; "
+            "Änderungen bitte über die Koordination."
+        )
+
+
+def update_mentor_offer(
+    session: Session, principal: Principal, offer_id: str, raw: dict[str, Any]
+) -> matcher.Offer:
+    """Replace the mentor's offer (capacity, dates, languages, texts) until the offers deadline.
+
+    Validated like an import; mentor, contact and costs stay as the coordinators set them, and
+    an edit that would break a confirmed placement is refused (409), as for coordinators.
+    """
+    rows = [session.get(tables.Offer, row_id) for row_id in principal.offer_ids]
+    row = next((r for r in rows if r is not None and r.external_id == offer_id), None)
+    if row is None:
+        raise NotFound(f"Angebot {offer_id} gehört nicht zu diesem Zugang.")
+    services.require_round(session, row.round_id, writable=True)
+    require_offers_open(session, row.round_id)
+    kept = {field: getattr(row, field) for field in _COORDINATOR_OFFER_FIELDS}
+    fields = {**raw, **kept, "id": row.external_id}
+    record = matcher.parse_records(matcher.Offer, [fields], source="offer")[0]
+    decisions.guard_edit(session, row.round_id, record, force=False, principal=principal)
+    services.replace_record(session, row.round_id, offer_id, record, actor=principal.actor)
+    return record

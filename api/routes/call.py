@@ -10,12 +10,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request, status
 
-from api import call, privacy
+import matcher
+from api import call, decisions, privacy
 from api.call import CallLimits, CallSettings, get_call_settings
 from api.deps import (
     ApplicantDep,
     CoordinatorDep,
     IdPath,
+    MentorDep,
     ScorerDep,
     SessionDep,
     SettingsDep,
@@ -167,9 +169,8 @@ def change_application(
     body: RawBody, session: SessionDep, lock: WriteLockDep, principal: ApplicantDep
 ) -> MyApplication:
     """Change my application (wishes included) until the deadline."""
-    with lock:
+    with decisions.writing(session, lock):
         call.update_application(session, principal, body)
-        session.commit()
     return call.my_application(session, principal)
 
 
@@ -182,3 +183,19 @@ def withdraw_application(
         call.withdraw(session, scorer, principal)
         session.commit()
     privacy.wipe_erased(session)
+
+
+@router.get("/api/mentor/offers")
+def my_offers(session: SessionDep, principal: MentorDep) -> list[matcher.Offer]:
+    """The offers I host, every field (to edit them until the offers deadline)."""
+    return call.mentor_offers(session, principal)
+
+
+@router.put("/api/mentor/offers/{offer_id:record_id}")
+def change_my_offer(
+    offer_id: str, body: RawBody, session: SessionDep, lock: WriteLockDep, principal: MentorDep
+) -> matcher.Offer:
+    """Update my offer (capacity, dates, languages, description in my language) until the
+    offers deadline; mentor, contact and costs stay the coordinators'."""
+    with decisions.writing(session, lock):
+        return call.update_mentor_offer(session, principal, offer_id, body)

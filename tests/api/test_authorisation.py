@@ -136,6 +136,12 @@ def with_open_call(method: str, suffix: str) -> Callable[[World], Call]:
     return build
 
 
+def change_my_offer(w: World) -> Call:
+    """Change the mentor's offer while the round's call takes offers."""
+    w.api.ok("PUT", f"{w.base}/call", json=CALL_OPEN | {"offers_until": "2099-01-01T00:00:00Z"})
+    return Call("PUT", f"/api/mentor/offers/{MY_OFFER}", {**w.offers[MY_OFFER], "capacity": 3})
+
+
 def change_my_application(w: World) -> Call:
     """Change the applicant's application while the round's call is open."""
     w.api.ok("PUT", f"{w.base}/call", json=CALL_OPEN)
@@ -165,6 +171,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", f"{R}/call"): Row(C, 200, with_open_call("GET", "/call")),
     ("POST", f"{R}/call/close"): Row(C, 200, with_open_call("POST", "/call/close")),
     ("GET", "/api/mentor/guests"): Row(M, 200, lambda w: Call("GET", "/api/mentor/guests")),
+    ("GET", "/api/mentor/offers"): Row(M, 200, lambda w: Call("GET", "/api/mentor/offers")),
+    ("PUT", "/api/mentor/offers/{offer_id}"): Row(M, 200, change_my_offer),
     ("POST", "/api/mentor/guests/{placement_id}/accept"): Row(M, 200, mentor_call("accept")),
     ("POST", "/api/mentor/guests/{placement_id}/decline"): Row(M, 200, mentor_call("decline")),
     ("GET", "/api/rounds"): Row(C, 200, lambda w: Call("GET", "/api/rounds")),

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from api.call import CallSettings, get_call_settings
+from models.tables import Role
 from tests.api.conftest import Api, Record
 
 TOKEN_IN_LINK = re.compile(r"#zugang=([A-Za-z0-9_-]+)")
@@ -281,3 +282,39 @@ def test_only_coordinators_open_calls(api: Api, api_round: int) -> None:
     naive = {"applications_until": "2027-03-01T12:00:00"}
     answer = api.request("PUT", f"/api/rounds/{api_round}/call", json=naive)
     assert answer.status_code == 422
+
+
+def open_offers(api: Api, round_id: int, days: float) -> None:
+    body = {"applications_until": _in(14), "offers_until": _in(days)}
+    api.ok("PUT", f"/api/rounds/{round_id}/call", json=body)
+
+
+def test_mentors_update_their_offer_until_the_offers_deadline(
+    api: Api, api_round: int, offers_data: list[Record]
+) -> None:
+    _, token = api.issue(Role.MENTOR, api_round, offer_ids=["H-001"])
+    mentor = {"Authorization": f"Bearer {token}"}
+    url = "/api/mentor/offers/H-001"
+    mine = {k: v for k, v in offers_data[0].items() if k != "id"}
+    changed = mine | {"capacity": 4, "description": "Neu beschrieben.", "mentor_email": "x@y.z"}
+    refused = api.client.put(url, headers=mentor, json=changed)
+    assert refused.status_code == 409 and "nicht online" in refused.json()["detail"]
+
+    open_offers(api, api_round, days=7)
+    assert [o["id"] for o in api.client.get("/api/mentor/offers", headers=mentor).json()] == [
+        "H-001"
+    ]
+    assert api.client.put(url, headers=mentor, json=changed).status_code == 200
+    stored = api.ok("GET", f"/api/rounds/{api_round}/offers/H-001")
+    assert (stored["capacity"], stored["description"]) == (4, "Neu beschrieben.")
+    assert stored["mentor_email"] == offers_data[0]["mentor_email"]  # the coordinators' field
+    other = api.client.put("/api/mentor/offers/H-002", headers=mentor, json=changed)
+    assert other.status_code == 404
+    invalid = api.client.put(url, headers=mentor, json=changed | {"min_weeks": 9, "max_weeks": 2})
+    assert invalid.status_code == 422
+    assert [e["field"] for e in invalid.json()["errors"]] == ["max_weeks"]
+
+    open_offers(api, api_round, days=-1)
+    late = api.client.put(url, headers=mentor, json=changed | {"capacity": 1})
+    assert late.status_code == 409 and "Frist für Angebote" in late.json()["detail"]
+    assert api.ok("GET", f"/api/rounds/{api_round}/offers/H-001")["capacity"] == 4
