@@ -177,3 +177,24 @@ def _token(page: Page) -> str:
     token = page.evaluate("sessionStorage.getItem('hospitation.token')")
     assert isinstance(token, str)
     return token
+
+
+def test_a_mentor_updates_the_offer_through_the_invitation_link(site: Site, page: Page) -> None:
+    days = {"applications_until": 14, "offers_until": 7}
+    body = {k: (datetime.now(UTC) + timedelta(days=d)).isoformat() for k, d in days.items()}
+    site.api("PUT", f"/api/rounds/{site.round_id}/call", json=body)
+    token = site.issue(Role.MENTOR, round_id=site.round_id, offer_ids=["H-001"])
+
+    page.goto(f"{site.url}/static/angebot.html#zugang={token}")
+    assert "#zugang" not in page.url
+    offer = page.locator("form").filter(has_text="H-001")
+    offer.get_by_label("Plätze / Places").fill("5")
+    offer.get_by_label("Höchstdauer (Wochen) / Maximum weeks").fill("0")
+    offer.get_by_role("button", name="Speichern / Save").click()
+    expect(offer.locator('[data-error="max_weeks"]')).to_contain_text("Höchstdauer")
+    offer.get_by_label("Höchstdauer (Wochen) / Maximum weeks").fill("8")
+    offer.get_by_role("button", name="Speichern / Save").click()
+    expect(page.locator("#status")).to_contain_text("H-001: gespeichert")
+    stored = site.api("GET", f"/api/rounds/{site.round_id}/offers/H-001")
+    assert (stored["capacity"], stored["max_weeks"]) == (5, 8)
+    screenshot(page, "call-mentor-offer")
