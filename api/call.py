@@ -297,6 +297,7 @@ def submit(
     """
     call = require_call(session, slug)
     require_accepting(call)
+    round_ = services.require_round(session, call.round_id, writable=True)
     if raw.get(HONEYPOT_FIELD):
         return
     calls.delete_expired_pending(session=session, now=tables.utc_now())
@@ -321,7 +322,6 @@ def submit(
             expires_at=now + timedelta(hours=settings.confirm_hours),
         ),
     )
-    round_ = services.require_round(session, call.round_id)
     enqueue_mail(
         session,
         kind="address_confirmation",
@@ -364,7 +364,7 @@ def confirm(
         )
     call = session.get(tables.CallForApplications, pending.call_id)
     assert call is not None
-    round_ = services.require_round(session, call.round_id)
+    round_ = services.require_round(session, call.round_id, writable=True)
     if calls.applicant_with_email(session=session, round_id=call.round_id, email=pending.email):
         raise Conflict("Mit dieser E-Mail-Adresse gibt es in dieser Runde schon eine Bewerbung.")
     applicant = _add_applicant(session, round_, pending)

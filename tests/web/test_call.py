@@ -137,6 +137,8 @@ def test_apply_confirm_wish_suggestions_run_and_mails(
     first.get_by_role("button", name="Als Wunsch übernehmen").click()
     wished = page.get_by_label("Wunsch 1").input_value()
     assert wished
+    expect(page.locator("#page-error")).to_be_empty()
+    expect(page.locator("#form-error")).to_be_empty()
     screenshot(page, "call-form")
     page.get_by_role("button", name="Bewerbung absenden").click()
     expect(page.locator("#status")).to_contain_text("Bitte bestätigen Sie Ihre E-Mail-Adresse")

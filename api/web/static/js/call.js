@@ -53,6 +53,7 @@ function fill(application) {
 function showErrors(error) {
   for (const p of form.querySelectorAll("[data-error]")) p.textContent = "";
   $("form-error").textContent = "";
+  if (!error) return;
   if (!(error instanceof ApiError)) return fail(error);
   const unplaced = [];
   for (const e of error.errors) {
