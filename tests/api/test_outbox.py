@@ -483,3 +483,16 @@ def test_outbox_command_lists_masked_resends_failed_and_sends(
         "person1@example.org",
     ]
     engine.dispose()
+
+
+def test_the_access_export_lists_an_applicants_mails_and_erasure_deletes_them(
+    api: Api, api_round: int
+) -> None:
+    placement = confirm_first_proposal(api, api_round)
+    person = f"/api/rounds/{api_round}/applicants/{placement['applicant_id']}"
+    export = api.ok("GET", f"{person}/personal-data")
+    assert [(m["kind"], m["subject"][:30]) for m in export["emails"]] == [
+        ("placement_confirmed", "Ihr Hospitationsplatz ist best")
+    ]
+    api.ok("DELETE", person, 204)
+    assert all(m.applicant_public_id != placement["applicant_id"] for m in outbox(api))
