@@ -38,7 +38,7 @@ from api.outbox import enqueue_mail
 from api.settings import Settings, get_settings
 from models import outbox as outbox_rows
 from models.db import make_engine
-from models.tables import Applicant, OutboxMessage, OutboxStatus, utc_now
+from models.tables import Applicant, OutboxMessage, OutboxStatus, Role, utc_now
 from tests.api.conftest import Api
 from tests.conftest import BACKENDS, Databases
 
@@ -149,11 +149,7 @@ def outbox(api_or_engine: Api | Any) -> list[OutboxMessage]:
 def confirm_first_proposal(api: Api, round_id: int) -> dict[str, Any]:
     """Run the round and confirm its first proposal; the confirmed placement."""
     api.run(round_id)
-    proposal = api.placements(round_id, "proposed")[0]
-    confirmed: dict[str, Any] = api.ok(
-        "POST", f"/api/rounds/{round_id}/placements/{proposal['id']}/confirm"
-    )
-    return confirmed
+    return confirm_next_proposal(api, round_id)
 
 
 def applicant_and_offer(
@@ -389,22 +385,53 @@ def test_decisions_enqueue_in_their_transaction_once_per_event(
     assert "die Koordination hat den Platz freigegeben." in ended.body
     assert "Kapazität" not in ended.body  # the coordinator's reason stays internal
 
+    # A host declines the next guest; the one after that keeps their place to the end.
+    declined = confirm_next_proposal(api, api_round)
+    _, mentor = api.issue(Role.MENTOR, api_round, offer_ids=[declined["offer_id"]])
+    api.ok("POST", f"/api/mentor/guests/{declined['id']}/decline", token=mentor)
+    assert "die gastgebende Stelle hat den Aufenthalt abgesagt." in only_mail_of(api, declined)
+    placed = confirm_next_proposal(api, api_round)
+
     # An applicant without an address gets nothing; one who chose English gets English.
-    set_applicant(api, api_round, applicants_data[1]["id"], email=None)
-    set_applicant(api, api_round, applicants_data[2]["id"], explanation_language="en")
+    taken = {placement["applicant_id"], declined["applicant_id"], placed["applicant_id"]}
+    others = [a["id"] for a in applicants_data[:12] if a["id"] not in taken]
+    silent, english = others[:2]
+    set_applicant(api, api_round, silent, email=None)
+    set_applicant(api, api_round, english, explanation_language="en")
     api.ok("PATCH", f"/api/rounds/{api_round}", json={"status": "closed", "reject_pending": True})
-    closed = {m.applicant_public_id: m for m in mails(api, "round_closed")}
-    with_address = [a["id"] for a in applicants_data[:12] if a["id"] != applicants_data[1]["id"]]
+    closed = {str(m.applicant_public_id): m for m in mails(api, "round_closed")}
+    with_address = [a["id"] for a in applicants_data[:12] if a["id"] != silent]
     assert sorted(closed) == sorted(with_address)
-    assert closed[applicants_data[2]["id"]].language == "en"
-    assert closed[applicants_data[2]["id"]].subject.startswith("The job-shadowing round")
+    assert closed[english].language == "en"
+    assert closed[english].subject.startswith("The job-shadowing round")
     unplaced = closed[placement["applicant_id"]]
     assert "Leider konnten wir Ihnen in dieser Runde keinen Platz vermitteln." in unplaced.body
+    final = closed[placed["applicant_id"]]
+    assert "Ihr Platz steht fest:" in final.body
+    assert final.offer_public_id == placed["offer_id"]
 
     # Reopened and closed again with nobody's state changed: no second message.
     api.ok("PATCH", f"/api/rounds/{api_round}", json={"status": "matching"})
     api.ok("PATCH", f"/api/rounds/{api_round}", json={"status": "closed", "reject_pending": True})
     assert len(mails(api, "round_closed")) == len(with_address)
+
+
+def confirm_next_proposal(api: Api, round_id: int) -> dict[str, Any]:
+    proposal = api.placements(round_id, "proposed")[0]
+    confirmed: dict[str, Any] = api.ok(
+        "POST", f"/api/rounds/{round_id}/placements/{proposal['id']}/confirm"
+    )
+    return confirmed
+
+
+def only_mail_of(api: Api, placement: dict[str, Any]) -> str:
+    """The body of the one placement_ended message about the placement's applicant."""
+    [ended] = [
+        m
+        for m in mails(api, "placement_ended")
+        if m.applicant_public_id == placement["applicant_id"]
+    ]
+    return ended.body
 
 
 def set_applicant(api: Api, round_id: int, external_id: str, **values: Any) -> None:
