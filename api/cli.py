@@ -24,6 +24,7 @@ from api import learning, office, services
 from api.errors import ApiError
 from api.funding import cost_json, funding_of
 from api.mailer import Dispatcher
+from api.outbox import datum
 from api.settings import get_settings
 from matcher import (
     Assignment,
@@ -736,25 +737,25 @@ def outbox_list(
 ) -> None:
     """Messages of the outbox, newest first; addresses masked unless --show-address.
 
-    Zeit: when it was sent, or (pending) when it is tried next.
+    Zeit (Berlin): when it was sent, or (pending) when it is tried next.
     """
     with services.open_session(database()) as session:
         messages = outbox_rows.list_messages(session=session, status=status, limit=limit)
     table = Table(title="Postausgang", title_justify="left")
-    columns = ("id", "Status", "Art", "An", "betrifft", "Versuche", "Zeit", "Fehler")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    for column in ("id", "Status", "Art", "An", "Runde", "betrifft", "Versuche", "Zeit", "Fehler"):
+        wraps = column in {"An", "betrifft", "Fehler"}
+        table.add_column(column, overflow="fold", no_wrap=not wraps)
     for m in messages:
-        about = " → ".join(filter(None, (m.applicant_public_id, m.offer_public_id)))
         when = m.sent_at or (m.next_attempt_at if m.status is OutboxStatus.PENDING else None)
         cells = (
             m.id,
             m.status.value,
             m.kind,
             m.recipient if show_address else masked(m.recipient),
-            f"Runde {m.round_id}: {about}" if m.round_id else about,
+            m.round_id or "",
+            " → ".join(filter(None, (m.applicant_public_id, m.offer_public_id))),
             m.attempts,
-            f"{when:%d.%m.%Y %H:%M}" if when else "",
+            datum(when) if when else "",
             m.last_error or "",
         )
         table.add_row(*(escape(str(cell)) for cell in cells))

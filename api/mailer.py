@@ -95,6 +95,7 @@ def email_of(row: OutboxMessage, sender: str) -> EmailMessage:
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     digest = hashlib.sha256(row.key.encode()).hexdigest()[:16]
     message = EmailMessage()
+    message.set_content(row.body)  # first: it replaces every Content-* header
     message["From"] = sender
     message["To"] = row.recipient
     message["Subject"] = row.subject
@@ -102,7 +103,6 @@ def email_of(row: OutboxMessage, sender: str) -> EmailMessage:
     message["Message-ID"] = f"<outbox.{row.id}.{digest}@{domain}>"
     message["Content-Language"] = row.language
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
-    message.set_content(row.body)
     return message
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, delete, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select, update
 
@@ -148,3 +148,24 @@ def resend(*, session: Session, message_ids: Sequence[int]) -> list[int]:
         .execution_options(synchronize_session=False)
     )
     return [i for i in ids if i is not None]
+
+
+def _about(round_id: int, applicant_public_id: str) -> ColumnElement[bool]:
+    return and_(
+        col(OutboxMessage.round_id) == round_id,
+        col(OutboxMessage.applicant_public_id) == applicant_public_id,
+    )
+
+
+def messages_about(
+    *, session: Session, round_id: int, applicant_public_id: str
+) -> list[OutboxMessage]:
+    """Every message to or about one applicant of a round (for the access export)."""
+    statement = select(OutboxMessage).where(_about(round_id, applicant_public_id))
+    return list(session.exec(statement.order_by(col(OutboxMessage.id))).all())
+
+
+def delete_about(*, session: Session, round_id: int, applicant_public_id: str) -> int:
+    """Erasure: delete the applicant's messages, sent or not (the caller commits); the count."""
+    statement = delete(OutboxMessage).where(_about(round_id, applicant_public_id))
+    return session.exec(statement.execution_options(synchronize_session=False)).rowcount
