@@ -318,3 +318,12 @@ def test_mentors_update_their_offer_until_the_offers_deadline(
     late = api.client.put(url, headers=mentor, json=changed | {"capacity": 1})
     assert late.status_code == 409 and "Frist für Angebote" in late.json()["detail"]
     assert api.ok("GET", f"/api/rounds/{api_round}/offers/H-001")["capacity"] == 4
+
+
+def test_a_closed_round_takes_no_applications(
+    api: Api, api_round: int, slug: str, application: Record
+) -> None:
+    api.ok("PATCH", f"/api/rounds/{api_round}", json={"status": "closed", "reject_pending": True})
+    answer = api.client.post(f"/api/public/calls/{slug}/applications", json=application)
+    assert answer.status_code == 409 and "abgeschlossen" in answer.json()["detail"]
+    assert mails(api, "address_confirmation") == []
