@@ -270,7 +270,8 @@ def validate_application(
         problems.append(_problem("email", "„E-Mail“ ist keine gültige E-Mail-Adresse."))
     offers = {row.external_id for row in crud.list_offers(session=session, round_id=round_id)}
     wishes = fields.get("wishes")
-    if isinstance(wishes, list) and any(w not in offers for w in wishes):
+    # Non-strings are the record check's to name; only known offer ids may be wished.
+    if isinstance(wishes, list) and any(isinstance(w, str) and w not in offers for w in wishes):
         problems.append(_problem("wishes", "„Wunschangebote“ nennt ein unbekanntes Angebot."))
     try:
         record = matcher.parse_records(matcher.Applicant, [fields], source="application")[0]
