@@ -145,6 +145,7 @@ def test_an_unknown_or_second_address_is_refused_at_confirmation(
         ({"email": "keine-adresse"}, "email", "keine gültige E-Mail-Adresse"),
         ({"wishes": ["H-999"]}, "wishes", "unbekanntes Angebot"),
         ({"wishes": ["H-001", "H-001"]}, "wishes", "mehrfach"),
+        ({"wishes": [{"id": "H-001"}]}, "wishes.0", "Wunschangebote"),
         ({"weeks_wanted": 60}, "weeks_wanted", "„Wunschdauer (Wochen)“"),
     ],
 )
