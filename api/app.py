@@ -17,9 +17,11 @@ from sentence_transformers import SentenceTransformer
 import matcher
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.limits import BodySizeLimit
+from api.mailer import start_dispatcher
 from api.routes import (
     accounts,
     audit,
+    call,
     me,
     office,
     placements,
@@ -88,7 +90,10 @@ def create_app(
         app.state.runs = RunManager(
             engine, scorer, app.state.write_lock, lease_seconds=settings.run_lease_seconds
         )
+        app.state.mailer = start_dispatcher(engine, settings)
         yield
+        if app.state.mailer is not None:
+            app.state.mailer.shutdown()
         app.state.runs.shutdown()
         engine.dispose()
 
@@ -104,7 +109,7 @@ def create_app(
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app, busy_timeout=settings.db_busy_timeout)
     routers = (rounds, round_settings, office, records, shortlists, runs, placements, me, accounts)
-    for module in (*routers, ranker, audit):
+    for module in (*routers, ranker, audit, call):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(web_router)
     _add_health(app)

@@ -23,6 +23,8 @@ import matcher
 from api import learning, office, services
 from api.errors import ApiError
 from api.funding import cost_json, funding_of
+from api.mailer import Dispatcher
+from api.outbox import datum
 from api.settings import get_settings
 from matcher import (
     Assignment,
@@ -38,6 +40,7 @@ from matcher.records import decode_json
 from matcher.rerank import DecisionReranker, with_reranker
 from matcher.tabular import RecordT
 from models import crud
+from models import outbox as outbox_rows
 from models.db import (
     SchemaOutdatedError,
     current_revision,
@@ -46,7 +49,7 @@ from models.db import (
     make_engine,
     upgrade_db,
 )
-from models.tables import Role, RoundDirection
+from models.tables import OutboxStatus, Role, RoundDirection
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO_ROUND = "Beispielrunde 2027 (Demo)"
@@ -706,6 +709,93 @@ def db_current() -> None:
     state = "aktuell" if revision == head else "veraltet: `matcher db upgrade` ausführen"
     out.print(
         f"Revision der Datenbank: {revision or 'keine'} (neueste: {head}; {state})", soft_wrap=True
+    )
+
+
+outbox = typer.Typer(
+    help="E-mail outbox: list messages, resend failed ones, send due ones now.",
+    no_args_is_help=True,
+)
+app.add_typer(outbox, name="outbox")
+
+
+def masked(address: str) -> str:
+    """``e***@example.org``: enough to tell messages apart, not to read the address."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+@outbox.command("list")
+def outbox_list(
+    status: Annotated[
+        OutboxStatus | None, typer.Option("--status", help="pending, sending, sent or failed")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest messages shown.")] = 50,
+    show_address: Annotated[
+        bool, typer.Option("--show-address", help="Full recipient addresses (personal data).")
+    ] = False,
+) -> None:
+    """Messages of the outbox, newest first; addresses masked unless --show-address.
+
+    Zeit (Berlin): when it was sent, or (pending) when it is tried next.
+    """
+    with services.open_session(database()) as session:
+        messages = outbox_rows.list_messages(session=session, status=status, limit=limit)
+    table = Table(title="Postausgang", title_justify="left")
+    for column in ("id", "Status", "Art", "An", "Runde", "betrifft", "Versuche", "Zeit", "Fehler"):
+        wraps = column in {"An", "betrifft", "Fehler"}
+        table.add_column(column, overflow="fold", no_wrap=not wraps)
+    for m in messages:
+        when = m.sent_at or (m.next_attempt_at if m.status is OutboxStatus.PENDING else None)
+        cells = (
+            m.id,
+            m.status.value,
+            m.kind,
+            m.recipient if show_address else masked(m.recipient),
+            m.round_id or "",
+            " → ".join(filter(None, (m.applicant_public_id, m.offer_public_id))),
+            m.attempts,
+            datum(when) if when else "",
+            m.last_error or "",
+        )
+        table.add_row(*(escape(str(cell)) for cell in cells))
+    out.print(table)
+
+
+@outbox.command("resend")
+def outbox_resend(
+    message_ids: Annotated[list[int], typer.Argument(help="Ids of failed messages (outbox list)")],
+) -> None:
+    """Queue failed messages again (due now, attempts counted afresh); all or none."""
+    with services.open_session(database()) as session:
+        queued = outbox_rows.resend(session=session, message_ids=message_ids)
+        refused = sorted(set(message_ids) - set(queued))
+        if refused:
+            fail(
+                "Nur fehlgeschlagene Nachrichten lassen sich erneut senden; nicht fehlgeschlagen "
+                f"oder unbekannt: {', '.join(map(str, refused))}. Nichts geändert."
+            )
+        session.commit()
+    out.print(f"{len(queued)} Nachricht(en) wieder eingereiht: {', '.join(map(str, queued))}.")
+
+
+@outbox.command("send")
+def outbox_send() -> None:
+    """One dispatch pass now: send every due message (needs MATCHER_SMTP_HOST)."""
+    settings = get_settings()
+    if not settings.smtp_host:
+        fail(
+            "Kein Mailserver eingestellt (MATCHER_SMTP_HOST); die Nachrichten bleiben im "
+            "Postausgang."
+        )
+    engine = database()
+    try:
+        result = Dispatcher(engine, settings).dispatch_once()
+    finally:
+        engine.dispose()
+    out.print(
+        f"Gesendet: {len(result.sent)}, später erneut: {len(result.retried)}, "
+        f"fehlgeschlagen: {len(result.failed)}."
     )
 
 

@@ -18,7 +18,7 @@ from typing import Literal
 from sqlmodel import Session
 
 import matcher
-from api import services
+from api import outbox, services
 from api.auth import Principal
 from api.errors import Conflict, NotFound
 from matcher import TopicScorer
@@ -212,11 +212,13 @@ def _transition(
 ) -> Placement:
     _lock_writable(session, placement.round_id, [placement.offer_id])
     try:
-        return lifecycle.transition(
+        placement = lifecycle.transition(
             session, placement, event, actor=principal.actor, reason=reason, action=action
         )
     except lifecycle.StaleState as stale:
         raise Conflict(stale.message) from stale
+    outbox.notify_placement_event(session, placement, event)
+    return placement
 
 
 def _lock_writable(session: Session, round_id: int, offer_ids: Sequence[int] = ()) -> None:
@@ -433,3 +435,4 @@ def _prepare_close(
             [{"field": "reject_pending", "message": f"{pending} pending proposals"}],
         )
     reject_pending_proposals(session, round_id, principal, "Runde abgeschlossen")
+    outbox.notify_round_closed(session, round_id)

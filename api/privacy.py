@@ -23,7 +23,7 @@ from api import audit, services
 from api.auth import Principal
 from matcher import TopicScorer
 from matcher.text import applicant_texts
-from models import crud
+from models import crud, outbox
 from models.health import truncate_wal
 from models.tables import Applicant, AuditEntry, MatchingRun, PlacementStatus
 
@@ -66,6 +66,18 @@ def personal_data(session: Session, round_id: int, applicant_id: str) -> dict[st
             {"run_id": run.id, "created_at": run.created_at.isoformat(), **entries}
             for run in crud.list_runs(session=session, round_id=round_id)
             if (entries := _entries_of(run, applicant_id))
+        ],
+        "emails": [
+            {
+                "id": m.id,
+                "kind": m.kind,
+                "status": m.status.value,
+                "subject": m.subject,
+                "created_at": m.created_at.isoformat(),
+            }
+            for m in outbox.messages_about(
+                session=session, round_id=round_id, applicant_public_id=applicant_id
+            )
         ],
         "embeddings": "Vektoren der Texte im Cache (werden beim Löschen entfernt)",
     }
@@ -114,6 +126,7 @@ def forget_applicant(
         for p in crud.placements_of_applicant(session=session, applicant_id=row_id)
     )
     forget_embeddings(session, scorer, row)
+    outbox.delete_about(session=session, round_id=round_id, applicant_public_id=applicant_id)
     for run in crud.list_runs(session=session, round_id=round_id):
         if run.result and _entries_of(run, applicant_id):
             run.result = _without(run.result, applicant_id)  # a new dict: the JSON column saves

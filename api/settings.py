@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matcher.embedding import DEFAULT_MODEL, E5_MODEL
@@ -80,6 +81,57 @@ class Settings(BaseSettings):
         description="How long a batch run stays claimed without a heartbeat (renewed every "
         "third of it); a run whose process died is failed by another process after this.",
     )
+
+    smtp_host: str = Field(
+        default="",
+        description="Mail server for the e-mail notifications; empty: notifications are off "
+        "(messages are still written to the outbox and wait there).",
+    )
+    smtp_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Default by TLS: 587 starttls, 465 ssl, 25 none."
+    )
+    smtp_tls: Literal["none", "starttls", "ssl"] = Field(
+        default="starttls",
+        description="starttls: plain connection upgraded by STARTTLS; ssl: TLS from the start "
+        "(SMTPS); none: unencrypted (only for a relay on the same host).",
+    )
+    smtp_user: str = Field(default="", description="Login at the mail server; empty: none.")
+    smtp_password: SecretStr = Field(default=SecretStr(""), description="Its password.")
+    smtp_sender: str = Field(
+        default="",
+        description="From address, e.g. 'Hospitationsprogramm <hospitation@example.berlin.de>'; "
+        "needed with a mail server.",
+    )
+    smtp_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds one step of the SMTP dialogue may take."
+    )
+    outbox_poll_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="How often each process looks for due e-mails."
+    )
+    outbox_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="Attempts per e-mail before it is marked failed (`matcher outbox resend`).",
+    )
+    outbox_retry_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        description="Wait before the second attempt; it doubles with each failure, up to 6 h.",
+    )
+    outbox_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="An e-mail claimed by a process that died is sent by another after this.",
+    )
+
+    @model_validator(mode="after")
+    def _sender_with_server(self) -> Self:
+        if self.smtp_host and not self.smtp_sender:
+            raise ValueError("MATCHER_SMTP_SENDER fehlt: ohne Absender wird nichts versandt.")
+        return self
 
     @property
     def pool(self) -> PoolSettings:

@@ -15,7 +15,7 @@ import numpy as np
 
 from matcher.constraints import best_working_language, date_overlap, language_name, level_rank
 from matcher.records import Applicant
-from matcher.scoring import PairScores, preference_rank
+from matcher.scoring import PairScores, preference_rank, wish_rank
 from matcher.topic import EmbeddedTexts
 
 #: Languages explanations can be written in; the first is the coordinators'.
@@ -40,6 +40,7 @@ class Wording:
     no_dates: str
     dates: str
     preference: str
+    wish: str
     language_names: dict[str, str]
     #: The topic sentence per match strength, without a figure (what applicants read).
     topic_by_strength: dict[str, str]
@@ -53,6 +54,8 @@ WORDINGS: dict[str, Wording] = {
         no_dates="Zeitraum: keine Überschneidung.",
         dates="Zeitraum: {overlap} gemeinsame Tage für {weeks} Wochen ({days} Tage).",
         preference="Wunschstadt: {city} ({rank}. Wahl).",
+        # "der Bewerbung", not "der Bewerberin"/"des Bewerbers": the form asks for no gender.
+        wish="Wunsch {rank} der Bewerbung.",
         language_names={},
         topic_by_strength={
             "sehr gut": "Thema: „{applicant}“ passt gut zu „{offer}“.",
@@ -67,6 +70,7 @@ WORDINGS: dict[str, Wording] = {
         no_dates="Dates: no overlap.",
         dates="Dates: {overlap} days in common for {weeks} weeks ({days} days).",
         preference="Preferred city: {city} (choice {rank}).",
+        wish="The application's wish {rank}.",
         language_names=_ENGLISH_NAMES,
         topic_by_strength={
             "sehr gut": "Topic: “{applicant}” fits “{offer}” well.",
@@ -94,6 +98,8 @@ class Explanation:
     #: Match strength label („sehr gut“, „gut“, „schwach“); set, it words the topic part
     #: instead of the similarity figure (``Wording.topic_by_strength``).
     strength: str | None = None
+    #: 0 when the offer is the applicant's first wish, 1 the second, …; None: not wished.
+    wish_rank: int | None = None
 
     @property
     def text(self) -> str:
@@ -108,6 +114,7 @@ class Explanation:
             self._language(wording),
             self._dates(wording),
             self._preference(wording),
+            self._wish(wording),
         )
         return " ".join(part for part in parts if part)
 
@@ -141,6 +148,9 @@ class Explanation:
             return ""
         return wording.preference.format(city=self.preferred_city, rank=self.preference_rank + 1)
 
+    def _wish(self, wording: Wording) -> str:
+        return "" if self.wish_rank is None else wording.wish.format(rank=self.wish_rank + 1)
+
 
 def explanation_language(applicant: Applicant, chosen: str | None = None) -> str:
     """The applicant's choice, else German for readers at B2 or above, else English."""
@@ -164,7 +174,7 @@ def sentence_similarity(
 
 
 def explain(scores: PairScores, i: int, j: int) -> Explanation:
-    """Explain the pair (applicant i, offer j): best-matching sentences, language, dates, city."""
+    """Explain the pair (applicant i, offer j): sentences, language, dates, city, wish."""
     applicant, offer = scores.applicants[i], scores.offers[j]
     similarity = sentence_similarity(scores.applicant_texts, i, scores.offer_texts, j)
     best_a, best_o = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
@@ -181,4 +191,5 @@ def explain(scores: PairScores, i: int, j: int) -> Explanation:
         weeks_wanted=applicant.weeks_wanted,
         preferred_city=offer.city if rank is not None else None,
         preference_rank=rank,
+        wish_rank=wish_rank(applicant, offer.id),
     )

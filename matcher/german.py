@@ -47,6 +47,7 @@ FIELD_LABELS: dict[str, str] = {
     "weeks_wanted": "Wunschdauer (Wochen)",
     "motivation": "Motivation",
     "agency": "Behörde",
+    "wishes": "Wunschangebote",
     # request bodies and parameters of the HTTP API
     "offers": "Angebote",
     "applicants": "Bewerbungen",

@@ -93,6 +93,9 @@ Euros = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
 
 _DATES_REVERSED = "liegt vor „Verfügbar ab“"
 _WEEKS_REVERSED = "ist kleiner als die „Mindestdauer (Wochen)“"
+_WISH_REPEATED = "nennt ein Angebot mehrfach"
+#: Most offers an applicant may rank as wishes.
+MAX_WISHES = 3
 
 
 class _Record(BaseModel):
@@ -154,6 +157,8 @@ class Applicant(_Record):
     agency: ShortText | None = None
     #: ISO 639-1 of ``motivation``; ``matcher.language`` detects it where absent.
     language: LanguageCode | None = None
+    #: Offer ids the applicant ranked while applying online, first wish first (at most three).
+    wishes: list[ShortText] = Field(default_factory=list, max_length=MAX_WISHES)
 
     @property
     def quota_agency(self) -> str:
@@ -164,13 +169,19 @@ class Applicant(_Record):
     def _check_ranges(self) -> Self:
         if self.available_from > self.available_until:
             raise ValueError(_DATES_REVERSED)
+        if len(set(self.wishes)) < len(self.wishes):
+            raise ValueError(_WISH_REPEATED)
         return self
 
 
 RecordT = TypeVar("RecordT", Offer, Applicant)
 
 # Model-level checks have no field of their own; name the field a coordinator has to fix.
-_MODEL_CHECK_FIELDS = {_DATES_REVERSED: "available_until", _WEEKS_REVERSED: "max_weeks"}
+_MODEL_CHECK_FIELDS = {
+    _DATES_REVERSED: "available_until",
+    _WEEKS_REVERSED: "max_weeks",
+    _WISH_REPEATED: "wishes",
+}
 
 
 def _problems_of(

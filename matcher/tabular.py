@@ -47,7 +47,7 @@ SHEET_TITLES: dict[str, tuple[str, ...]] = {
 }
 #: A text starting with one of these is run as a formula by Excel or LibreOffice.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-LIST_FIELDS = frozenset({"working_languages", "tags", "preferred_cities"})
+LIST_FIELDS = frozenset({"working_languages", "tags", "preferred_cities", "wishes"})
 INT_FIELDS = frozenset({"capacity", "min_weeks", "max_weeks", "weeks_wanted"})
 DATE_FIELDS = frozenset({"available_from", "available_until"})
 #: Euro amounts: a decimal comma („1.250,50“) as German Excel writes it, or a point.

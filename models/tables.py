@@ -239,6 +239,11 @@ class ApplicantBase(SQLModel):
     agency: str | None = None
     #: ISO 639-1 of ``motivation``: as imported, else as detected at import.
     language: str | None = None
+    #: Offer ids (``external_id``) ranked as wishes while applying online, first wish first.
+    wishes: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'")),
+    )
 
 
 class Applicant(ApplicantBase, table=True):
@@ -351,6 +356,51 @@ class MentorOffer(SQLModel, table=True):
     offer_id: int = Field(foreign_key="offer.id", ondelete="CASCADE", primary_key=True)
 
 
+# --- call for applications -------------------------------------------------------------------
+
+
+class CallForApplications(SQLModel, table=True):
+    """A round's public call: its unguessable link and its deadlines.
+
+    Applications are taken while ``closed_at`` is NULL and ``applications_until`` lies ahead;
+    mentors may edit their offers until ``offers_until``.
+    """
+
+    __tablename__ = "call_for_applications"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", ondelete="CASCADE", unique=True)
+    #: The public link's secret part (never the row id: links must not be guessable).
+    slug: str = Field(max_length=64, unique=True)
+    applications_until: datetime = Field(sa_type=UtcDateTime)
+    offers_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    opened_by: str = Field(max_length=100)
+    opened_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class PendingApplication(SQLModel, table=True):
+    """An application whose e-mail address is not confirmed yet: not an applicant of the round.
+
+    ``record`` holds the validated interchange fields (without ``id``); confirming the address
+    turns it into an ``applicant`` with the next free public id and an applicant account whose
+    token hash is ``token_hash`` (the link's token becomes the applicant's access). ``email`` is
+    personal data: never log it.
+    """
+
+    __tablename__ = "pending_application"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="call_for_applications.id", ondelete="CASCADE", index=True)
+    email: str = Field(max_length=320, index=True)
+    record: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+
+
 # --- batch runs -------------------------------------------------------------------------------
 
 #: The SQL form of "queued or running" for the partial index (values of ``RunStatus``).
@@ -453,3 +503,54 @@ class EmbeddingRecord(SQLModel, table=True):
     text_key: str = Field(primary_key=True, max_length=64)
     dim: int
     vector: bytes = Field(sa_type=LargeBinary)
+
+
+# --- e-mail outbox ----------------------------------------------------------------------------
+
+
+class OutboxStatus(StrEnum):
+    """Where a message stands: waiting (again), claimed by a dispatcher, delivered, given up."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One e-mail, written in the transaction of the event it reports and sent later.
+
+    ``key`` names the event (e.g. ``placement_confirmed:12``): unique, so the same event never
+    enqueues twice. A dispatcher claims a due row with a conditional update that sets
+    ``owner`` and ``lease_until``; a claim whose lease ran out belongs to a dead process and is
+    taken over. ``recipient``, ``subject`` and ``body`` are personal data: never log them, and
+    ``last_error`` holds no address. The rows go with their round.
+    """
+
+    # Serves the dispatcher's search for due rows (status first, then the time).
+    __table_args__ = (
+        Index("ix_outboxmessage_due", "status", "next_attempt_at"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=40)
+    recipient: str = Field(max_length=320)
+    language: str = Field(max_length=2)
+    subject: str = Field(max_length=300)
+    body: str
+    round_id: int | None = Field(
+        default=None, foreign_key="round.id", ondelete="CASCADE", index=True
+    )
+    #: Public ids (``A-001``, ``H-013``) of the applicant and offer the message is about.
+    applicant_public_id: str | None = Field(default=None, max_length=500)
+    offer_public_id: str | None = Field(default=None, max_length=500)
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=_status_type(OutboxStatus))
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_attempt_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    last_error: str | None = Field(default=None, max_length=500)
+    owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

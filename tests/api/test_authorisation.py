@@ -123,6 +123,31 @@ def mentor_call(action: str) -> Callable[[World], Call]:
 
 C, A, M = Role.COORDINATOR, Role.APPLICANT, Role.MENTOR
 R = "/api/rounds/{round_id}"
+CALL_OPEN = {"applications_until": "2099-01-01T00:00:00Z"}
+
+
+def with_open_call(method: str, suffix: str) -> Callable[[World], Call]:
+    """A call-for-applications route of a round whose call is open."""
+
+    def build(w: World) -> Call:
+        w.api.ok("PUT", f"{w.base}/call", json=CALL_OPEN)
+        return Call(method, f"{w.base}{suffix}")
+
+    return build
+
+
+def change_my_offer(w: World) -> Call:
+    """Change the mentor's offer while the round's call takes offers."""
+    w.api.ok("PUT", f"{w.base}/call", json=CALL_OPEN | {"offers_until": "2099-01-01T00:00:00Z"})
+    return Call("PUT", f"/api/mentor/offers/{MY_OFFER}", {**w.offers[MY_OFFER], "capacity": 3})
+
+
+def change_my_application(w: World) -> Call:
+    """Change the applicant's application while the round's call is open."""
+    w.api.ok("PUT", f"{w.base}/call", json=CALL_OPEN)
+    mine = {k: v for k, v in w.applicants[MY_APPLICANT].items() if k != "id"}
+    return Call("PUT", "/api/me/application", {**mine, "weeks_wanted": 4})
+
 
 ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/api/accounts"): Row(
@@ -139,7 +164,15 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("PUT", "/api/me/explanation-language"): Row(
         A, 200, lambda w: Call("PUT", "/api/me/explanation-language", {"language": "en"})
     ),
+    ("GET", "/api/me/application"): Row(A, 200, lambda w: Call("GET", "/api/me/application")),
+    ("PUT", "/api/me/application"): Row(A, 200, change_my_application),
+    ("DELETE", "/api/me/application"): Row(A, 204, lambda w: Call("DELETE", "/api/me/application")),
+    ("PUT", f"{R}/call"): Row(C, 200, lambda w: Call("PUT", f"{w.base}/call", CALL_OPEN)),
+    ("GET", f"{R}/call"): Row(C, 200, with_open_call("GET", "/call")),
+    ("POST", f"{R}/call/close"): Row(C, 200, with_open_call("POST", "/call/close")),
     ("GET", "/api/mentor/guests"): Row(M, 200, lambda w: Call("GET", "/api/mentor/guests")),
+    ("GET", "/api/mentor/offers"): Row(M, 200, lambda w: Call("GET", "/api/mentor/offers")),
+    ("PUT", "/api/mentor/offers/{offer_id}"): Row(M, 200, change_my_offer),
     ("POST", "/api/mentor/guests/{placement_id}/accept"): Row(M, 200, mentor_call("accept")),
     ("POST", "/api/mentor/guests/{placement_id}/decline"): Row(M, 200, mentor_call("decline")),
     ("GET", "/api/rounds"): Row(C, 200, lambda w: Call("GET", "/api/rounds")),
@@ -309,6 +342,7 @@ def test_table_covers_every_route(api_settings: Settings) -> None:
         if isinstance(route, APIRoute) and path.startswith("/api/")
         for method in route.methods
     } - {("GET", "/api/health"), ("GET", "/api/health/live"), ("GET", "/api/health/ready")}
+    routes = {(method, path) for method, path in routes if not path.startswith("/api/public/")}
     assert len(routes) > 30
     assert set(ROUTES) == routes
 

@@ -273,7 +273,8 @@ def started(app_settings: Settings, model: SentenceTransformer) -> Iterator[App]
 
 
 def api_routes(app: FastAPI) -> list[tuple[str, str]]:
-    """Every (method, path) under /api/ of the app, the open /api/health* aside, sorted.
+    """Every (method, path) under /api/ of the app, the open /api/health* and /api/public/*
+    (the call for applications, tested in tests/api/test_call.py) aside, sorted.
 
     Walks ``app.routes`` and the routers included into it (newer FastAPI keeps included routers
     as one entry each, whose ``effective_route_contexts()`` yields the routes with full paths).
@@ -298,7 +299,7 @@ def api_routes(app: FastAPI) -> list[tuple[str, str]]:
         # {applicant_id:record_id} → {applicant_id}, as the API documents it
         (method, re.sub(r"\{(\w+):\w+\}", r"{\1}", path))
         for method, path in found
-        if path.startswith("/api/") and not path.startswith("/api/health")
+        if path.startswith("/api/") and not path.startswith(("/api/health", "/api/public/"))
     )
 
 
