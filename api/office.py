@@ -143,10 +143,16 @@ def export_rows(session: Session, round_id: int) -> list[list[Cell]]:
     return rows
 
 
+def stay_dates(applicant: tables.Applicant, offer: tables.Offer) -> tuple[date, date]:
+    """First and last day of the applicant's stay at the offer: from the later of both starts,
+    for the weeks the applicant wants (the export, mentors and applicants all show these)."""
+    start = max(applicant.available_from, offer.available_from)
+    return start, last_day(start, applicant.weeks_wanted)
+
+
 def _placement_cells(applicant: tables.Applicant, placed: _Placed) -> list[Cell]:
     offer, placement = placed.offer, placed.placement
-    start = max(applicant.available_from, offer.available_from)
-    end: date = last_day(start, applicant.weeks_wanted)
+    start, end = stay_dates(applicant, offer)
     decision = placement.mentor_decision
     return [
         _STATUS_DE[placement.status],

@@ -385,6 +385,12 @@ class MySuggestion(BaseModel):
         description="de or en: the applicant's choice, else from their German level"
     )
     status: str = Field(description="vorgeschlagen / bestätigt / abgelehnt / Vorschlag")
+    stay_from: date | None = Field(
+        default=None, description="first day of the stay, for a proposed or confirmed place"
+    )
+    stay_until: date | None = Field(
+        default=None, description="last day of the stay, for a proposed or confirmed place"
+    )
 
 
 class ExplanationLanguageChoice(BaseModel):
@@ -406,6 +412,7 @@ class MentorGuest(BaseModel):
 
     placement_id: int
     offer_id: str
+    offer_title: str
     applicant_id: str
     name: str | None
     position: str
@@ -413,6 +420,8 @@ class MentorGuest(BaseModel):
     available_from: date
     available_until: date
     weeks_wanted: int
+    stay_from: date = Field(description="first day of the stay at the offer")
+    stay_until: date = Field(description="last day of the stay at the offer")
     motivation_summary: str = Field(description="the motivation's first sentences")
     motivation: str
     status: PlacementStatus
