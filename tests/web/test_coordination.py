@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import threading
 from pathlib import Path
 from urllib.parse import quote
 
@@ -339,6 +340,58 @@ def test_run_progress_survives_failed_status_requests(page: Page, site: Site) ->
     page.get_by_role("button", name="Zuordnung starten").click()
     expect(page.get_by_test_id("run-status")).to_contain_text("fertig", timeout=30_000)
     assert failures["left"] == 0
+
+
+def test_run_shows_the_texts_embedded_while_it_embeds(page: Page, site: Site) -> None:
+    """New applications bring texts no cache knows; the run is held at its first progress
+    write until the page has shown „Texte einbetten: n / total“, and one failed poll on the
+    way changes nothing."""
+    for i in range(3):
+        applicant = site.api("GET", f"/api/rounds/{site.round_id}/applicants/A-001")
+        applicant.update(
+            id=f"A-95{i}",
+            email=None,
+            motivation=f"Ich leite Projekt {i} zur Schulwegsicherheit. Ich möchte lernen, "
+            f"wie Partnerstadt {i} Schulstraßen einrichtet und Eltern beteiligt.",
+        )
+        site.api("POST", f"/api/rounds/{site.round_id}/applicants", json=applicant)
+    stages: list[str] = []
+    embedding, release = threading.Event(), threading.Event()
+
+    def hold(_: int, stage: str) -> None:
+        stages.append(stage)
+        if stage.startswith("Texte einbetten:") and not embedding.is_set():
+            embedding.set()
+            release.wait(timeout=30)
+
+    failures = {"left": 1}
+
+    def flaky(route: Route) -> None:
+        if route.request.method == "GET" and failures["left"] > 0:
+            failures["left"] -= 1
+            route.fulfill(status=503, json={"detail": "Kurz nicht erreichbar.", "errors": []})
+        else:
+            route.continue_()
+
+    site.app.state.runs.on_stage = hold
+    try:
+        login(page, site, site.coordinator_token)
+        page.route(re.compile(r"/api/rounds/\d+/runs/\d+$"), flaky)
+        page.goto(f"{site.url}/app/runden/{site.round_id}/zuordnung")
+        page.get_by_role("button", name="Zuordnung starten").click()
+        panel = page.locator(".progress-panel")
+        expect(panel).to_contain_text(re.compile(r"Texte einbetten: \d+ / \d+"), timeout=30_000)
+        value = float(page.locator("#run-progress").evaluate("bar => bar.value"))
+        assert 0.15 < value <= 0.65, value
+    finally:
+        release.set()
+    expect(page.get_by_test_id("run-status")).to_contain_text("fertig", timeout=30_000)
+    site.app.state.runs.on_stage = None
+    assert failures["left"] == 0
+    progress = [s for s in stages if s.startswith("Texte einbetten:")]
+    done, total = (int(n) for n in re.findall(r"\d+", progress[-1]))
+    assert done == total > 0, progress
+    assert stages[-2:] == ["Zuordnung berechnen", "Vorschläge speichern"]
 
 
 def test_chart_draws_overbooking_as_an_error(page: Page, site: Site) -> None:
