@@ -218,6 +218,46 @@ def test_coordinator_sets_up_a_round_and_invites(
     assert me["role"] in {"applicant", "mentor"}
 
 
+def test_coordinator_revokes_a_token_and_its_login_fails(
+    page: Page, site: Site, browser: Browser
+) -> None:
+    token = site.issue(Role.APPLICANT, round_id=site.round_id, applicant_id="A-002")
+    keep = site.issue(Role.APPLICANT, round_id=site.round_id, applicant_id="A-003")
+    site.api("GET", "/api/accounts/me", token=token)  # used once: "zuletzt genutzt" is set
+    login(page, site, site.coordinator_token)
+    page.goto(f"{site.url}/app/runden/{site.round_id}/einrichtung")
+    page.get_by_text(re.compile(r"^Zugänge anzeigen")).click()
+    tokens = page.get_by_test_id("tokens")
+    row = tokens.locator("tr", has_text="A-002")
+    expect(row.locator("td").nth(1)).to_have_text("Bewerbung")
+    expect(row.locator("td").nth(6)).to_have_text("aktiv")
+    assert token not in page.content()  # never the secret
+    row.get_by_role("button", name=re.compile("widerrufen$")).click()
+    row.get_by_role("button", name="Abbrechen").click()  # the confirm step can be left
+    assert site.http.get(
+        "/api/accounts/me", headers={"Authorization": f"Bearer {token}"}
+    ).is_success
+    row.get_by_role("button", name=re.compile("widerrufen$")).click()
+    row.get_by_role("button", name="Ja, widerrufen").click()
+    expect(row.locator("td").nth(6)).to_have_text("widerrufen")
+    expect(row.get_by_role("button")).to_have_count(0)
+    expect(page.locator("#toast")).to_contain_text("widerrufen")
+
+    other = browser.new_context(viewport={"width": 390, "height": 844}, locale="de-DE")
+    try:
+        guest = other.new_page()
+        guest.goto(f"{site.url}/")
+        guest.get_by_label("Zugangs-Token").fill(token)
+        guest.get_by_role("button", name="Anmelden").click()
+        expect(guest.get_by_role("alert")).to_have_text(
+            "Dieses Token ist unbekannt oder widerrufen."
+        )
+        assert guest.url == f"{site.url}/"
+    finally:
+        other.close()
+    site.api("GET", "/api/accounts/me", token=keep)  # the other token still works
+
+
 def test_review_queue_with_the_keyboard_bulk_confirm_and_closing(page: Page, site: Site) -> None:
     run = site.run()
     total = len(run["result"]["proposals"])

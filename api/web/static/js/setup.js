@@ -3,7 +3,8 @@
 // issue invitations (one link per applicant and mentor, or all of them as one CSV).
 import { ApiError, api, describe, saveBlob } from "./api.js";
 import { page, rest, roundLine } from "./coordinator.js";
-import { h, nextId, num, replace, table } from "./dom.js";
+import { h, nextId, num, replace, table, when } from "./dom.js";
+import { ROLE_LABELS, badge, label } from "./labels.js";
 
 const KINDS = {
   offers: { label: "Angebote", one: "Angebot", path: "offers" },
@@ -370,11 +371,90 @@ function invitationsCard(rid, offers, applicants) {
   );
 }
 
+// --- issued tokens ------------------------------------------------------------------------------
+
+const TOKEN_STATE_KIND = { aktiv: "placed", abgelaufen: "option", widerrufen: "rejected" };
+
+/** The revoke button of one token; it asks once more before the token stops working. */
+function revokeControl(ctx, token, onRevoked) {
+  const cell = h("div", { class: "button-row" });
+  const ask = () => {
+    const yes = h("button", { type: "button", class: "button button--danger" }, "Ja, widerrufen");
+    const no = h("button", { type: "button", class: "button" }, "Abbrechen");
+    const error = h("p", { class: "error", role: "alert" });
+    yes.addEventListener("click", async () => {
+      yes.disabled = true;
+      try {
+        const revoked = await api(`/api/accounts/${token.id}/revoke`, { method: "POST" });
+        ctx.toast(`Zugang „${token.label}“ widerrufen.`);
+        replace(cell);
+        onRevoked(revoked);
+      } catch (e) {
+        error.textContent = describe(e);
+        yes.disabled = false;
+      }
+    });
+    no.addEventListener("click", show);
+    replace(cell, h("span", {}, `„${token.label}“ widerrufen? Der Link meldet danach nicht mehr an.`), yes, no, error);
+    yes.focus();
+  };
+  const show = () => {
+    const button = h("button", { type: "button", class: "button", "aria-label": `Zugang „${token.label}“ widerrufen` }, "Widerrufen");
+    button.addEventListener("click", ask);
+    replace(cell, button);
+  };
+  if (token.state === "aktiv") show();
+  return cell;
+}
+
+function tokenRow(ctx, token) {
+  const state = h("span");
+  const showState = (t) => replace(state, badge(t.state, TOKEN_STATE_KIND[t.state] || "option"));
+  showState(token);
+  const binding = token.applicant_id || token.offer_ids.join(", ") || "—";
+  return [
+    token.label,
+    label(ROLE_LABELS, token.role),
+    binding,
+    when(token.created_at),
+    token.last_used_at ? when(token.last_used_at) : "noch nie",
+    token.expires_at ? when(token.expires_at) : "unbegrenzt",
+    state,
+    revokeControl(ctx, token, showState),
+  ];
+}
+
+/** The round's issued tokens (never their secrets), each revocable. */
+async function tokensCard(ctx, rid) {
+  const tokens = await api(`/api/accounts?round_id=${encodeURIComponent(rid)}`);
+  const active = tokens.filter((t) => t.state === "aktiv").length;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "tokens-heading" },
+    h("h2", { id: "tokens-heading" }, "Ausgegebene Zugänge"),
+    h("p", { class: "hint" }, "Ein widerrufener Zugang meldet sofort nicht mehr an; für die Person lässt sich eine neue Einladung erstellen."),
+    tokens.length
+      ? h(
+          "details",
+          { class: "manual" },
+          h("summary", {}, `Zugänge anzeigen (${num(tokens.length)}, davon ${num(active)} aktiv)`),
+          table(
+            null,
+            ["Bezeichnung", "Rolle", "Gebunden an", "Erstellt", "Zuletzt genutzt", "Gültig bis", "Status", "Aktion"],
+            tokens.map((t) => tokenRow(ctx, t)),
+            { "data-testid": "tokens" },
+          ),
+        )
+      : h("p", {}, "Noch keine Zugänge für diese Runde."),
+  );
+}
+
 export async function setupView(ctx, rid) {
-  const [summary, offers, applicants] = await Promise.all([
+  const [summary, offers, applicants, tokens] = await Promise.all([
     api(rest(rid)),
     api(`${rest(rid)}/offers`),
     api(`${rest(rid)}/applicants`),
+    tokensCard(ctx, rid),
   ]);
   const writable = summary.status !== "closed";
   return [
@@ -388,5 +468,6 @@ export async function setupView(ctx, rid) {
     importCard(ctx, rid, writable),
     recordCard(ctx, rid, writable, offers, applicants),
     invitationsCard(rid, offers, applicants),
+    tokens,
   ];
 }
