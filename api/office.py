@@ -3,7 +3,8 @@
 The spreadsheet format itself (reading, writing, neutralising formulas) is the engine's
 ``matcher.tabular``; this module decides what goes into the sheets. The result has one row per
 applicant with German headers and values: the confirmed placement (else the open proposal) with
-its dates, mentor and e-mail addresses, or, for everyone without a place, the reason.
+its dates, mentor, e-mail addresses and strength label, or, for everyone without a place, the
+reason.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ EXPORT_HEADER = (
     "E-Mail Mentor/in",
     "Rückmeldung Mentor/in",
     "Score",
+    "Passung",
     "Grund (ohne Platz)",
 )
 
@@ -137,7 +139,8 @@ def export_rows(session: Session, round_id: int) -> list[list[Cell]]:
                 or blocked.get(applicant.external_id)
                 or _rejected_reason(rejected.get(services.row_id(applicant.id)), bool(best))
             )
-            rows.append([*person, WITHOUT_PLACE, *[None] * 11, reason])
+            empty = len(EXPORT_HEADER) - len(person) - 2  # between the status and the reason
+            rows.append([*person, WITHOUT_PLACE, *[None] * empty, reason])
         else:
             rows.append([*person, *_placement_cells(applicant, placed), None])
     return rows
@@ -167,6 +170,7 @@ def _placement_cells(applicant: tables.Applicant, placed: _Placed) -> list[Cell]
         offer.mentor_email,
         _MENTOR_DE[decision] if decision else "offen",
         round(placement.score, 2),
+        placement.strength,  # the label stored when placed; empty for older placements
     ]
 
 

@@ -247,7 +247,9 @@ class RunManager:
     ) -> None:
         """Write the proposals and the run's result in one transaction (under the lock)."""
         self._check_cancel(session, run)
-        ids = services.store_proposals(session, run.round_id, state, assignment, run_id=run.id)
+        ids = services.store_proposals(
+            session, run.round_id, state, assignment, self.scorer, scores, run_id=run.id
+        )
         # A forced capacity cut can leave an offer with more guests than places: none is free.
         free = scores.feasibility.free_places.clip(min=0).sum()
         result = {**_result(assignment, ids, free), "ranker": ranker}

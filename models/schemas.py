@@ -248,6 +248,10 @@ class PlacementView(BaseModel):
     city: str
     status: PlacementStatus
     score: float
+    strength: StrengthLabel | None = Field(
+        default=None,
+        description="match strength of the pair when it was placed; null for older placements",
+    )
     reason: str | None
     decided_by: str | None
     decided_at: datetime | None
