@@ -14,13 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+from pydantic.fields import FieldInfo
 from sqlmodel import Session
 
 import matcher
 from api import services
 from matcher.constraints import last_day
+from matcher.german import FIELD_LABELS
 from matcher.tabular import (
     SHEET_TITLES,
     Cell,
@@ -30,6 +33,7 @@ from matcher.tabular import (
     write_xlsx,
 )
 from models import crud, tables
+from models.schemas import RecordField, RecordInput
 
 Format = Literal["csv", "xlsx"]
 
@@ -276,3 +280,53 @@ def records_file(
     """Records as a sheet with German headers: what a template looks like once filled in."""
     rows = [record_row(record) for record in records]
     return encode(record_header(_model(kind)), rows, fmt, title=_SHEET_TITLES[kind])
+
+
+def record_fields(kind: Kind) -> list[RecordField]:
+    """The fields of an offer or application, in interchange order, as a form shows them."""
+    example = EXAMPLES[kind]
+    return [
+        RecordField(
+            name=name,
+            label=FIELD_LABELS[name],
+            input=_input_of(field),
+            required=field.is_required(),
+            options=_options(field),
+            example=example.get(name),
+        )
+        for name, field in _model(kind).model_fields.items()
+    ]
+
+
+def _base_type(annotation: Any) -> Any:
+    """``Optional[Annotated[T, …]]`` → ``T``."""
+    if get_origin(annotation) in (Union, UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
+
+def _options(field: FieldInfo) -> list[str]:
+    """The values of a ``Literal`` field (the language levels); none for any other."""
+    base = _base_type(field.annotation)
+    return [str(option) for option in get_args(base)] if get_origin(base) is Literal else []
+
+
+#: Longest text a one-line input takes; longer ones (description, motivation) get a text area.
+_LINE_CHARS = 500
+
+
+def _input_of(field: FieldInfo) -> RecordInput:
+    base = _base_type(field.annotation)
+    origin = get_origin(base)
+    if base is date:
+        return "date"
+    if base is int or base is float:
+        return "integer" if base is int else "number"
+    if origin is Literal:
+        return "choice"
+    if origin is list:
+        return "list"
+    if origin is dict:
+        return "languages"
+    longest = min((m.max_length for m in field.metadata if hasattr(m, "max_length")), default=0)
+    return "text" if longest > _LINE_CHARS else "line"

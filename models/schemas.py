@@ -433,6 +433,21 @@ class MentorGuest(BaseModel):
     mentor_reason: str | None = Field(description="the mentor's own reason")
 
 
+#: How the single-record form asks for a field.
+RecordInput = Literal["line", "text", "integer", "number", "date", "choice", "list", "languages"]
+
+
+class RecordField(BaseModel):
+    """One field of an offer or application, as the single-record form shows it."""
+
+    name: str = Field(description="the interchange field")
+    label: str = Field(description="German label (also the spreadsheet column header)")
+    input: RecordInput
+    required: bool
+    options: list[str] = Field(default_factory=list, description="the choices of a choice field")
+    example: Any = Field(default=None, description="a value from the template's example row")
+
+
 class ErrorDetail(BaseModel):
     """Every error response: a German message and, for input errors, one entry per field."""
 

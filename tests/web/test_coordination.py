@@ -7,6 +7,7 @@ import copy
 import json
 import re
 import threading
+from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
@@ -174,17 +175,22 @@ def test_coordinator_sets_up_a_round_and_invites(
     summary = site.api("GET", f"/api/rounds/{rid}")
     assert (summary["offers"], summary["applicants"]) == (len(offers), len(applicants))
 
-    # Edit one record in the form.
+    # Edit one record in the form: one labelled field per interchange field.
     page.reload()
     page.get_by_label("Art", exact=True).select_option("applicants")
     page.get_by_label("Datensatz", exact=True).select_option("A-002")
-    record = json.loads(page.get_by_label("Felder").input_value())
-    record["position"] = "Referentin für Radverkehr"
-    page.get_by_label("Felder").fill(json.dumps(record, ensure_ascii=False))
+    expect(page.get_by_label("Sprachkenntnisse")).to_have_value(
+        "; ".join(f"{k}:{v}" for k, v in applicants[1]["languages"].items())
+    )
+    page.get_by_label("Funktion").fill("Referentin für Radverkehr")
     page.get_by_role("button", name="Speichern").click()
     expect(page.locator("#toast")).to_contain_text("A-002 gespeichert")
     stored = site.api("GET", f"/api/rounds/{rid}/applicants/A-002")
-    assert stored["position"] == "Referentin für Radverkehr"
+    assert applicants[1]["id"] == "A-002"
+    assert {k: stored[k] for k in applicants[1]} == {
+        **applicants[1],
+        "position": "Referentin für Radverkehr",
+    }
     screenshot(page, "coordinator-setup")
 
     # An invitation for A-001: the link logs in in a second browser.
@@ -216,6 +222,36 @@ def test_coordinator_sets_up_a_round_and_invites(
     token = rows[1].rsplit("#token=", 1)[1].strip('"')
     me = site.api("GET", "/api/accounts/me", token=token)
     assert me["role"] in {"applicant", "mentor"}
+
+
+def test_offer_capacity_edited_in_the_form_with_the_message_at_the_field(
+    page: Page, site: Site
+) -> None:
+    rid = site.round_id
+    before = site.api("GET", f"/api/rounds/{rid}/offers/H-013")
+    login(page, site, site.coordinator_token)
+    page.goto(f"{site.url}/app/runden/{rid}/einrichtung")
+    page.get_by_label("Datensatz", exact=True).select_option("H-013")
+    labels = page.locator(".record-fields label")
+    expect(labels.first).to_have_text("Kennung *")
+    expect(page.get_by_label("Titel *")).to_have_value(before["title"])
+    capacity = page.get_by_label("Plätze *")
+    expect(capacity).to_have_value(str(before["capacity"]))
+
+    capacity.fill("-1")
+    page.get_by_role("button", name="Speichern").click()
+    error = page.locator("[data-field='capacity'] .field-error")
+    expect(error).to_have_text("„Plätze“ muss mindestens 0 sein.")
+    expect(capacity).to_have_attribute("aria-invalid", "true")
+    expect(capacity).to_be_focused()
+    expect(page.locator("[data-field='title'] .field-error")).to_be_hidden()
+    assert site.api("GET", f"/api/rounds/{rid}/offers/H-013") == before
+
+    capacity.fill(str(before["capacity"] + 2))
+    page.get_by_role("button", name="Speichern").click()
+    expect(page.locator("#toast")).to_contain_text("H-013 gespeichert")
+    after = site.api("GET", f"/api/rounds/{rid}/offers/H-013")
+    assert after == {**before, "capacity": before["capacity"] + 2}
 
 
 def test_coordinator_revokes_a_token_and_its_login_fails(
@@ -316,6 +352,49 @@ def test_review_queue_with_the_keyboard_bulk_confirm_and_closing(page: Page, sit
     page.get_by_role("button", name="Runde wieder öffnen").click()
     expect(page.locator("main .eyebrow")).to_contain_text("in Zuordnung")
     assert site.summary()["status"] == "matching"
+
+
+def test_confirm_all_very_good_proposals_lists_what_the_server_refused(
+    page: Page, site: Site
+) -> None:
+    """One offer loses a place before the bulk confirmation: its last „sehr gut“ proposal is
+    refused (capacity), every other „sehr gut“ proposal is confirmed, nothing else is."""
+    run = site.run()
+    rid = site.round_id
+    proposals = site.api("GET", f"/api/rounds/{rid}/placements", params={"status": "proposed"})
+    assert len(proposals) == len(run["result"]["proposals"])
+    very = [p for p in proposals if p["strength"] == "sehr gut"]
+    per_offer = Counter(p["offer_id"] for p in very)
+    offer_id = next((o for o, n in per_offer.items() if n >= 2), None)
+    assert offer_id is not None and len(very) >= 3, per_offer
+    offer = site.api("GET", f"/api/rounds/{rid}/offers/{offer_id}")
+    offer["capacity"] = per_offer[offer_id] - 1  # nothing confirmed yet: one place too few
+    site.api("PUT", f"/api/rounds/{rid}/offers/{offer_id}", json=offer)
+
+    login(page, site, site.coordinator_token)
+    page.goto(f"{site.url}/app/runden/{rid}/pruefen")
+    first = page.get_by_test_id("queue-list").locator(f"tr[data-placement='{very[0]['id']}']")
+    label = first.locator(".strength")
+    expect(label).to_contain_text("sehr gut")
+    assert "Themenpassung" in (label.get_attribute("title") or "")
+    page.get_by_role("button", name=f"Alle ‚sehr gut‘ bestätigen ({len(very)})").click()
+    refused = page.get_by_test_id("bulk-refused")
+    expect(refused.get_by_role("heading")).to_have_text("Nicht bestätigt (1)")
+    expect(refused.locator("li")).to_have_count(1)
+    expect(refused.locator("li")).to_contain_text(f"→ {offer_id}")
+    expect(page.get_by_test_id("queue-count")).to_have_text(
+        f"{len(proposals) - len(very) + 1} offene Vorschläge"
+    )
+    screenshot(page, "coordinator-bulk-very-good")
+
+    after = {p["id"]: p for p in site.api("GET", f"/api/rounds/{rid}/placements")}
+    confirmed = {i for i, p in after.items() if p["status"] == "confirmed"}
+    assert confirmed < {p["id"] for p in very}
+    assert len(confirmed) == len(very) - 1
+    [left] = [p for p in very if p["id"] not in confirmed]
+    assert (left["offer_id"], after[left["id"]]["status"]) == (offer_id, "proposed")
+    refused_id = int(refused.locator("li").get_attribute("data-placement") or 0)
+    assert refused_id == left["id"]
 
 
 def test_release_a_confirmed_placement_and_place_an_alternate(page: Page, site: Site) -> None:
