@@ -57,9 +57,10 @@ WIDEST = """(() => {
 
 
 def check_page(page: Page, where: str) -> list[str]:
-    """Problems of the page as shown: wider than the phone, or axe findings at phone and
-    desktop width."""
+    """Problems of the page with every disclosure open: wider than the phone, or axe findings
+    at phone and desktop width."""
     page.set_viewport_size(PHONE)
+    page.evaluate("document.querySelectorAll('main details').forEach((d) => { d.open = true; })")
     problems = [f"{where} @320: {v}" for v in axe_violations(page)]
     width = page.evaluate(
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
@@ -382,19 +383,20 @@ def test_confirm_all_very_good_proposals_lists_what_the_server_refused(
     expect(refused.get_by_role("heading")).to_have_text("Nicht bestätigt (1)")
     expect(refused.locator("li")).to_have_count(1)
     expect(refused.locator("li")).to_contain_text(f"→ {offer_id}")
-    expect(page.get_by_test_id("queue-count")).to_have_text(
-        f"{len(proposals) - len(very) + 1} offene Vorschläge"
-    )
-    screenshot(page, "coordinator-bulk-very-good")
 
+    # The offer filled up: its last „sehr gut“ proposal was superseded, so refused; every other
+    # „sehr gut“ proposal is confirmed, and every other proposal is still open.
     after = {p["id"]: p for p in site.api("GET", f"/api/rounds/{rid}/placements")}
     confirmed = {i for i, p in after.items() if p["status"] == "confirmed"}
     assert confirmed < {p["id"] for p in very}
     assert len(confirmed) == len(very) - 1
     [left] = [p for p in very if p["id"] not in confirmed]
-    assert (left["offer_id"], after[left["id"]]["status"]) == (offer_id, "proposed")
-    refused_id = int(refused.locator("li").get_attribute("data-placement") or 0)
-    assert refused_id == left["id"]
+    assert (left["offer_id"], after[left["id"]]["status"]) == (offer_id, "superseded")
+    assert refused.locator("li").get_attribute("data-placement") == str(left["id"])
+    others = [p for p in proposals if p["strength"] != "sehr gut" and p["offer_id"] != offer_id]
+    assert all(after[p["id"]]["status"] == "proposed" for p in others)
+    still_open = sum(p["status"] == "proposed" for p in after.values())
+    expect(page.get_by_test_id("queue-count")).to_have_text(f"{still_open} offene Vorschläge")
 
 
 def test_release_a_confirmed_placement_and_place_an_alternate(page: Page, site: Site) -> None:
