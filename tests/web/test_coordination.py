@@ -380,7 +380,7 @@ def test_confirm_all_very_good_proposals_lists_what_the_server_refused(
     assert "Themenpassung" in (label.get_attribute("title") or "")
     page.get_by_role("button", name=f"Alle ‚sehr gut‘ bestätigen ({len(very)})").click()
     refused = page.get_by_test_id("bulk-refused")
-    expect(refused.get_by_role("heading")).to_have_text("Nicht bestätigt (1)")
+    expect(refused.get_by_role("heading")).to_have_text("Nicht bestätigt (1)", timeout=30_000)
     expect(refused.locator("li")).to_have_count(1)
     expect(refused.locator("li")).to_contain_text(f"→ {offer_id}")
 

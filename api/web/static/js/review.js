@@ -263,30 +263,24 @@ export async function queueView(ctx, rid) {
     if (ctx.alive()) show({ keep: true });
   });
 
-  /** Confirm proposals in one bulk request; when the server refuses it (all or none), confirm
-   * them one by one through the same API to name each one it refuses and why. */
+  /** Confirm proposals through the bulk API, which takes all or none: when it refuses a batch,
+   * each half is sent again, down to the single proposals it refuses (named with the reason). */
   async function confirmEach(chosen) {
-    const send = (list) =>
-      api(`${rest(rid)}/decisions`, {
-        method: "POST",
-        body: { decisions: list.map((p) => ({ placement_id: p.id, decision: "confirm" })) },
-      });
+    if (!chosen.length) return { confirmed: 0, refused: [] };
     try {
-      await send(chosen);
+      await api(`${rest(rid)}/decisions`, {
+        method: "POST",
+        body: { decisions: chosen.map((p) => ({ placement_id: p.id, decision: "confirm" })) },
+      });
       return { confirmed: chosen.length, refused: [] };
     } catch (e) {
       if (!(e instanceof ApiError) || e.status !== 409) throw e;
+      if (chosen.length === 1) return { confirmed: 0, refused: [{ placement: chosen[0], message: describe(e) }] };
     }
-    const refused = [];
-    for (const placement of chosen) {
-      try {
-        await send([placement]);
-      } catch (e) {
-        if (!(e instanceof ApiError) || e.status !== 409) throw e;
-        refused.push({ placement, message: describe(e) });
-      }
-    }
-    return { confirmed: chosen.length - refused.length, refused };
+    const middle = Math.ceil(chosen.length / 2);
+    const first = await confirmEach(chosen.slice(0, middle));
+    const second = await confirmEach(chosen.slice(middle));
+    return { confirmed: first.confirmed + second.confirmed, refused: [...first.refused, ...second.refused] };
   }
 
   function onKey(event) {
