@@ -151,6 +151,7 @@ def place_manually(
                 offer_id=services.row_id(offer.id),
                 status=PlacementStatus.PROPOSED,
                 score=float(pair.score[0, 0]),
+                strength=services.pair_strength(scorer, pair, applicant_id, offer_id),
             )
         ],
     )[0]

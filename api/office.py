@@ -3,7 +3,8 @@
 The spreadsheet format itself (reading, writing, neutralising formulas) is the engine's
 ``matcher.tabular``; this module decides what goes into the sheets. The result has one row per
 applicant with German headers and values: the confirmed placement (else the open proposal) with
-its dates, mentor and e-mail addresses, or, for everyone without a place, the reason.
+its dates, mentor, e-mail addresses and strength label, or, for everyone without a place, the
+reason.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+from pydantic.fields import FieldInfo
 from sqlmodel import Session
 
 import matcher
 from api import services
 from matcher.constraints import last_day
+from matcher.german import FIELD_LABELS
 from matcher.tabular import (
     SHEET_TITLES,
     Cell,
@@ -29,6 +33,7 @@ from matcher.tabular import (
     write_xlsx,
 )
 from models import crud, tables
+from models.schemas import RecordField, RecordInput
 
 Format = Literal["csv", "xlsx"]
 
@@ -64,6 +69,7 @@ EXPORT_HEADER = (
     "E-Mail Mentor/in",
     "Rückmeldung Mentor/in",
     "Score",
+    "Passung",
     "Grund (ohne Platz)",
 )
 
@@ -137,16 +143,23 @@ def export_rows(session: Session, round_id: int) -> list[list[Cell]]:
                 or blocked.get(applicant.external_id)
                 or _rejected_reason(rejected.get(services.row_id(applicant.id)), bool(best))
             )
-            rows.append([*person, WITHOUT_PLACE, *[None] * 11, reason])
+            empty = len(EXPORT_HEADER) - len(person) - 2  # between the status and the reason
+            rows.append([*person, WITHOUT_PLACE, *[None] * empty, reason])
         else:
             rows.append([*person, *_placement_cells(applicant, placed), None])
     return rows
 
 
+def stay_dates(applicant: tables.Applicant, offer: tables.Offer) -> tuple[date, date]:
+    """First and last day of the applicant's stay at the offer: from the later of both starts,
+    for the weeks the applicant wants (the export, mentors and applicants all show these)."""
+    start = max(applicant.available_from, offer.available_from)
+    return start, last_day(start, applicant.weeks_wanted)
+
+
 def _placement_cells(applicant: tables.Applicant, placed: _Placed) -> list[Cell]:
     offer, placement = placed.offer, placed.placement
-    start = max(applicant.available_from, offer.available_from)
-    end: date = last_day(start, applicant.weeks_wanted)
+    start, end = stay_dates(applicant, offer)
     decision = placement.mentor_decision
     return [
         _STATUS_DE[placement.status],
@@ -161,6 +174,7 @@ def _placement_cells(applicant: tables.Applicant, placed: _Placed) -> list[Cell]
         offer.mentor_email,
         _MENTOR_DE[decision] if decision else "offen",
         round(placement.score, 2),
+        placement.strength,  # the label stored when placed; empty for older placements
     ]
 
 
@@ -266,3 +280,53 @@ def records_file(
     """Records as a sheet with German headers: what a template looks like once filled in."""
     rows = [record_row(record) for record in records]
     return encode(record_header(_model(kind)), rows, fmt, title=_SHEET_TITLES[kind])
+
+
+def record_fields(kind: Kind) -> list[RecordField]:
+    """The fields of an offer or application, in interchange order, as a form shows them."""
+    example = EXAMPLES[kind]
+    return [
+        RecordField(
+            name=name,
+            label=FIELD_LABELS[name],
+            input=_input_of(field),
+            required=field.is_required(),
+            options=_options(field),
+            example=example.get(name),
+        )
+        for name, field in _model(kind).model_fields.items()
+    ]
+
+
+def _base_type(annotation: Any) -> Any:
+    """``Optional[Annotated[T, …]]`` → ``T``."""
+    if get_origin(annotation) in (Union, UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
+
+def _options(field: FieldInfo) -> list[str]:
+    """The values of a ``Literal`` field (the language levels); none for any other."""
+    base = _base_type(field.annotation)
+    return [str(option) for option in get_args(base)] if get_origin(base) is Literal else []
+
+
+#: Longest text a one-line input takes; longer ones (description, motivation) get a text area.
+_LINE_CHARS = 500
+
+
+def _input_of(field: FieldInfo) -> RecordInput:
+    base = _base_type(field.annotation)
+    origin = get_origin(base)
+    if base is date:
+        return "date"
+    if base is int or base is float:
+        return "integer" if base is int else "number"
+    if origin is Literal:
+        return "choice"
+    if origin is list:
+        return "list"
+    if origin is dict:
+        return "languages"
+    longest = min((m.max_length for m in field.metadata if hasattr(m, "max_length")), default=0)
+    return "text" if longest > _LINE_CHARS else "line"

@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +37,7 @@ from api.errors import Conflict
 from api.funding import cost_json, funding_of
 from api.settings import get_settings
 from matcher import Assignment, Mode, PairScores, TopicScorer
+from matcher.embedding import ProgressCallback, reporting_progress
 from models import crud
 from models.tables import MatchingRun, RoundStatus, RunStatus, utc_now
 
@@ -46,6 +48,10 @@ FINAL = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED})
 LEASE_EXPIRED = "Der Prozess, der die Zuordnung ausführte, antwortet nicht mehr (Lease abgelaufen)."
 #: How often a run solves again because the round changed while it was solving.
 MAX_SOLVES = 4
+#: The share of the progress bar the embedding step fills, from … until.
+EMBEDDING_FROM, EMBEDDING_UNTIL = 0.15, 0.65
+#: Shortest pause between two progress writes while texts are embedded.
+PROGRESS_SECONDS = 0.5
 
 
 class RunCancelled(Exception):
@@ -203,8 +209,9 @@ class RunManager:
         self._stage(session, run, "Runde laden", 0.05)
         state = services.load_round(session, run.round_id)
         round_ = services.require_round(session, run.round_id)
-        self._stage(session, run, "Texte einbetten und bewerten", 0.15)
-        scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
+        self._stage(session, run, "Texte einbetten und bewerten", EMBEDDING_FROM)
+        with reporting_progress(self._embedding_progress(run)):
+            scores, ranker = learning.score_round_ranked(session, self.scorer, round_, state)
         self._stage(session, run, "Zuordnung berechnen", 0.7)
         assignment = services.assign_round(
             self.scorer, round_, state, scores, mode=mode, funding=funding
@@ -240,7 +247,9 @@ class RunManager:
     ) -> None:
         """Write the proposals and the run's result in one transaction (under the lock)."""
         self._check_cancel(session, run)
-        ids = services.store_proposals(session, run.round_id, state, assignment, run_id=run.id)
+        ids = services.store_proposals(
+            session, run.round_id, state, assignment, self.scorer, scores, run_id=run.id
+        )
         # A forced capacity cut can leave an offer with more guests than places: none is free.
         free = scores.feasibility.free_places.clip(min=0).sum()
         result = {**_result(assignment, ids, free), "ranker": ranker}
@@ -262,6 +271,30 @@ class RunManager:
         if self.on_stage is not None:
             assert run.id is not None
             self.on_stage(run.id, stage)
+
+    def _embedding_progress(self, run: MatchingRun) -> ProgressCallback:
+        """Write „Texte einbetten: done / total“ to the run, at most every PROGRESS_SECONDS
+        and whenever all texts asked for so far are done; each write is a stage (it checks for
+        a cancel and the lease, and calls ``on_stage``).
+
+        ``total`` grows as each model and each side starts; the bar keeps its highest share, so
+        it never moves back."""
+        run_id = services.row_id(run.id)
+        last_write, shown = 0.0, EMBEDDING_FROM
+
+        def report(done: int, total: int) -> None:
+            nonlocal last_write, shown
+            if done < total and time.monotonic() - last_write < PROGRESS_SECONDS:
+                return
+            last_write = time.monotonic()
+            shown = max(shown, EMBEDDING_FROM + (EMBEDDING_UNTIL - EMBEDDING_FROM) * done / total)
+            # Its own short transaction: the run's session may hold a read of the round.
+            with Session(self.engine) as session:
+                current = session.get(MatchingRun, run_id)
+                assert current is not None
+                self._stage(session, current, f"Texte einbetten: {done} / {total}", shown)
+
+        return report
 
     def _write(self, session: Session, run: MatchingRun, **values: Any) -> None:
         """Write to the run while this process still holds it (renewing the lease)."""

@@ -149,16 +149,25 @@ def score_round(
     )
 
 
+def pair_strength(scorer: TopicScorer, scores: PairScores, applicant_id: str, offer_id: str) -> str:
+    """The calibrated strength label („sehr gut“, „gut“, „schwach“) of one scored pair."""
+    fit = scores.topic.fit[scores.applicant_index[applicant_id], scores.offer_index[offer_id]]
+    return load_thresholds(scorer.embedder.model_id).label(float(fit)).value
+
+
 def store_proposals(
     session: Session,
     round_id: int,
     state: RoundState,
     assignment: Assignment,
+    scorer: TopicScorer,
+    scores: PairScores,
     *,
     run_id: int | None = None,
 ) -> dict[str, int]:
     """Replace the round's open proposals by those of ``assignment`` (the caller commits).
 
+    Each proposal stores its strength label from ``scores``, the scores it was assigned on.
     Returns the new placement id of each proposed applicant.
     """
     crud.delete_proposals(session=session, round_id=round_id)
@@ -169,6 +178,7 @@ def store_proposals(
             status=tables.PlacementStatus.PROPOSED,
             score=p.score,
             reason=f"Batch-Zuordnung ({assignment.mode.value})",
+            strength=pair_strength(scorer, scores, p.applicant_id, p.offer_id),
             run_id=run_id,
         )
         for p in assignment.placements
@@ -194,7 +204,7 @@ def propose(
     assignment = assign_round(
         scorer, require_round(session, round_id), state, scores, mode=mode, funding=funding
     )
-    store_proposals(session, round_id, state, assignment)
+    store_proposals(session, round_id, state, assignment, scorer, scores)
     session.commit()
     return state, scores, assignment
 
@@ -588,6 +598,7 @@ def placement_view(session: Session, placement: tables.Placement) -> PlacementVi
         city=offer.city,
         status=placement.status,
         score=placement.score,
+        strength=placement.strength,
         reason=placement.reason,
         decided_by=placement.decided_by,
         decided_at=placement.decided_at,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from datetime import date
 
 import numpy as np
 from sqlmodel import Session
@@ -16,6 +17,7 @@ import matcher
 from api import cache, learning, services
 from api.auth import Principal
 from api.errors import NotFound
+from api.office import stay_dates
 from matcher import PairScores, TopicScorer
 from matcher.explain import explanation_language
 from matcher.ranking import suggestion
@@ -34,7 +36,7 @@ from models.schemas import (
     ShortlistPublic,
     SuggestionPublic,
 )
-from models.tables import Applicant, Placement, PlacementStatus, Round
+from models.tables import Applicant, Offer, Placement, PlacementStatus, Round
 
 STATUS_LABELS = {
     PlacementStatus.PROPOSED: "vorgeschlagen",
@@ -217,12 +219,13 @@ def my_suggestions(
         raise NotFound("Keine Bewerbung zu diesem Token.")
     round_ = services.require_round(session, applicant.round_id)
     scores = _applicant_scores(session, scorer, round_, applicant)
+    placements = crud.placements_of_applicant(
+        session=session, applicant_id=services.row_id(applicant.id)
+    )
     status_of = {
-        services.offer_external_id(session, p.offer_id): STATUS_LABELS[p.status]
-        for p in crud.placements_of_applicant(
-            session=session, applicant_id=services.row_id(applicant.id)
-        )
+        services.offer_external_id(session, p.offer_id): STATUS_LABELS[p.status] for p in placements
     }
+    stays = _stays(session, applicant, placements)
     language = explanation_language(scores.applicants[0], applicant.explanation_language)
     ranking = matcher.rank_applicant(scores, 0, top_k=top_k)
     offer_ids = [
@@ -235,6 +238,7 @@ def my_suggestions(
         j = scores.offer_index[offer_id]
         offer = scores.offers[j]
         strength, explanation = worded(thresholds, scores, 0, j, language)
+        stay_from, stay_until = stays.get(offer_id, (None, None))
         result.append(
             MySuggestion(
                 offer_id=offer_id,
@@ -246,9 +250,27 @@ def my_suggestions(
                 explanation=explanation,
                 explanation_language=language,
                 status=status_of.get(offer_id, "Vorschlag"),
+                stay_from=stay_from,
+                stay_until=stay_until,
             )
         )
     return result
+
+
+def _stays(
+    session: Session, applicant: Applicant, placements: list[Placement]
+) -> dict[str, tuple[date, date]]:
+    """Offer id → stay dates of the applicant's proposed or confirmed placements."""
+    stays = {}
+    for placement in placements:
+        offer = session.get(Offer, placement.offer_id)
+        if offer is not None and placement.status in _HOLDING:
+            stays[offer.external_id] = stay_dates(applicant, offer)
+    return stays
+
+
+#: The placements whose stay an applicant is shown: open or confirmed.
+_HOLDING = {PlacementStatus.PROPOSED, PlacementStatus.CONFIRMED}
 
 
 #: Longest motivation summary a mentor's list shows, in characters.
@@ -289,10 +311,13 @@ def mentor_guests(session: Session, principal: Principal) -> list[MentorGuest]:
 def mentor_guest(session: Session, placement: Placement) -> MentorGuest:
     """One guest as the mentor sees them: the guest's own data, no coordinators' fields."""
     applicant = session.get(Applicant, placement.applicant_id)
-    assert applicant is not None and placement.id is not None
+    offer = session.get(Offer, placement.offer_id)
+    assert applicant is not None and offer is not None and placement.id is not None
+    stay_from, stay_until = stay_dates(applicant, offer)
     return MentorGuest(
         placement_id=placement.id,
-        offer_id=services.offer_external_id(session, placement.offer_id),
+        offer_id=offer.external_id,
+        offer_title=offer.title,
         applicant_id=applicant.external_id,
         name=applicant.name,
         position=applicant.position,
@@ -300,6 +325,8 @@ def mentor_guest(session: Session, placement: Placement) -> MentorGuest:
         available_from=applicant.available_from,
         available_until=applicant.available_until,
         weeks_wanted=applicant.weeks_wanted,
+        stay_from=stay_from,
+        stay_until=stay_until,
         motivation_summary=summary(applicant.motivation),
         motivation=applicant.motivation,
         status=placement.status,

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -227,7 +229,43 @@ class MemoryStore:
             self._vectors.setdefault((model_id, key), vector)
 
 
+#: Told ``(texts encoded, texts to encode)`` after each batch the model encodes.
 ProgressCallback = Callable[[int, int], None]
+
+
+class _Progress:
+    """The running count behind one :func:`reporting_progress` block."""
+
+    def __init__(self, callback: ProgressCallback) -> None:
+        self.callback = callback
+        self.done = 0
+        self.total = 0
+
+    def batch_done(self, output: dict[str, Any]) -> None:
+        """One batch went through the model: count it if it was this thread's."""
+        if _REPORTING.get() is self:
+            self.done += len(output["sentence_embedding"])
+            self.callback(self.done, self.total)
+
+
+#: The block the current thread (or task) reports to; other threads' batches are not counted.
+_REPORTING: ContextVar[_Progress | None] = ContextVar("embedding_progress", default=None)
+
+
+@contextmanager
+def reporting_progress(callback: ProgressCallback) -> Iterator[None]:
+    """Within the block, report every batch this thread's embedders encode.
+
+    ``callback(done, total)`` counts texts over the whole block: ``total`` grows as each
+    embedder (each model of an ensemble, applicants and offers apart) starts on its missing
+    texts, so ``done == total`` means all texts asked for so far are encoded. Cached texts
+    count for nothing. The batches the model forms are unchanged, so are the vectors.
+    """
+    token = _REPORTING.set(_Progress(callback))
+    try:
+        yield
+    finally:
+        _REPORTING.reset(token)
 
 
 class Embedder:
@@ -288,6 +326,21 @@ class Embedder:
 
     def _encode(self, texts: list[str], prompt: str, show_progress: bool) -> Vectors:
         self.encoded_count += len(texts)
+        progress = _REPORTING.get()
+        if progress is None:
+            return self._model_encode(texts, prompt, show_progress)
+        progress.total += len(texts)
+        # The model's forward pass runs once per batch, in the calling thread; other threads
+        # sharing the model also pass the hook, and batch_done leaves their batches out.
+        hook = self.model.register_forward_hook(
+            lambda _module, _inputs, output: progress.batch_done(output)
+        )
+        try:
+            return self._model_encode(texts, prompt, show_progress)
+        finally:
+            hook.remove()
+
+    def _model_encode(self, texts: list[str], prompt: str, show_progress: bool) -> Vectors:
         vectors = self.model.encode(
             texts,
             prompt=prompt or None,

@@ -248,6 +248,10 @@ class PlacementView(BaseModel):
     city: str
     status: PlacementStatus
     score: float
+    strength: StrengthLabel | None = Field(
+        default=None,
+        description="match strength of the pair when it was placed; null for older placements",
+    )
     reason: str | None
     decided_by: str | None
     decided_at: datetime | None
@@ -385,6 +389,12 @@ class MySuggestion(BaseModel):
         description="de or en: the applicant's choice, else from their German level"
     )
     status: str = Field(description="vorgeschlagen / bestätigt / abgelehnt / Vorschlag")
+    stay_from: date | None = Field(
+        default=None, description="first day of the stay, for a proposed or confirmed place"
+    )
+    stay_until: date | None = Field(
+        default=None, description="last day of the stay, for a proposed or confirmed place"
+    )
 
 
 class ExplanationLanguageChoice(BaseModel):
@@ -406,6 +416,7 @@ class MentorGuest(BaseModel):
 
     placement_id: int
     offer_id: str
+    offer_title: str
     applicant_id: str
     name: str | None
     position: str
@@ -413,11 +424,28 @@ class MentorGuest(BaseModel):
     available_from: date
     available_until: date
     weeks_wanted: int
+    stay_from: date = Field(description="first day of the stay at the offer")
+    stay_until: date = Field(description="last day of the stay at the offer")
     motivation_summary: str = Field(description="the motivation's first sentences")
     motivation: str
     status: PlacementStatus
     mentor_decision: MentorDecision | None
     mentor_reason: str | None = Field(description="the mentor's own reason")
+
+
+#: How the single-record form asks for a field.
+RecordInput = Literal["line", "text", "integer", "number", "date", "choice", "list", "languages"]
+
+
+class RecordField(BaseModel):
+    """One field of an offer or application, as the single-record form shows it."""
+
+    name: str = Field(description="the interchange field")
+    label: str = Field(description="German label (also the spreadsheet column header)")
+    input: RecordInput
+    required: bool
+    options: list[str] = Field(default_factory=list, description="the choices of a choice field")
+    example: Any = Field(default=None, description="a value from the template's example row")
 
 
 class ErrorDetail(BaseModel):

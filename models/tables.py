@@ -276,6 +276,10 @@ class PlacementBase(SQLModel):
     status: PlacementStatus = Field(sa_type=_status_type(PlacementStatus))
     score: float
     reason: str | None = None  # why it was proposed or rejected
+    #: Match strength of the pair when it was placed („sehr gut“, „gut“, „schwach“, the
+    #: ``matcher.strength.Strength`` values, stored like ``Round.min_strength``); NULL for
+    #: placements written before labels existed.
+    strength: str | None = Field(default=None, max_length=20)
 
 
 class PlacementCreate(PlacementBase):

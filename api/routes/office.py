@@ -12,7 +12,7 @@ from api import office, services
 from api.deps import CoordinatorDep, IdPath, SessionDep, WriteLockDep
 from api.errors import Unprocessable
 from matcher.tabular import RecordT
-from models.schemas import ImportedFile, TableImportResult
+from models.schemas import ImportedFile, RecordField, TableImportResult
 
 router = APIRouter(tags=["Tabellen (Excel, CSV)"])
 
@@ -113,3 +113,9 @@ def template(kind: office.Kind, fmt: FormatPath, _: CoordinatorDep) -> Response:
     """An empty sheet for offers or applications with German headers and one example row."""
     names = {office.Kind.OFFERS: "vorlage-angebote", office.Kind.APPLICANTS: "vorlage-bewerbungen"}
     return _download(office.template(kind, fmt), fmt, names[kind])
+
+
+@router.get("/api/templates/{kind}/fields")
+def record_fields(kind: office.Kind, _: CoordinatorDep) -> list[RecordField]:
+    """The fields of an offer or application with German labels: what the form asks for."""
+    return office.record_fields(kind)

@@ -204,6 +204,9 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/api/templates/{kind}.{fmt}"): Row(
         C, 200, lambda w: Call("GET", "/api/templates/offers.csv")
     ),
+    ("GET", "/api/templates/{kind}/fields"): Row(
+        C, 200, lambda w: Call("GET", "/api/templates/applicants/fields")
+    ),
     ("GET", f"{R}/audit"): Row(C, 200, lambda w: Call("GET", f"{w.base}/audit")),
     ("GET", f"{R}/audit.csv"): Row(C, 200, lambda w: Call("GET", f"{w.base}/audit.csv")),
     ("GET", "/api/audit"): Row(C, 200, lambda w: Call("GET", "/api/audit")),

@@ -402,8 +402,13 @@ def test_applicant_sees_own_suggestions_only(
             "explanation",
             "explanation_language",
             "status",
+            "stay_from",
+            "stay_until",
         }
         offer = offers[s["offer_id"]]
+        held = s["status"] == "vorgeschlagen"
+        start = max(by_id(applicants_data)[me]["available_from"], offer["available_from"])
+        assert s["stay_from"] == (start if held else None), s
         assert (s["city"], s["mentor_name"]) == (offer["city"], offer["mentor_name"])
         assert "Arbeitssprache" in s["explanation"]
     assert "score" not in keys_anywhere(suggestions)

@@ -238,3 +238,42 @@ def test_applicant_edit_that_breaks_the_placement_needs_force(
     api.ok("PUT", url, json=no_german, params={"force": "true"})
     [review] = api.ok("GET", f"/api/rounds/{scarce}/todo")["review"]
     assert review["id"] == placement["id"]
+
+
+def test_placements_store_the_strength_label_of_their_pair(
+    api: Api, offers_data: list[Record], applicants_data: list[Record]
+) -> None:
+    """Run proposals and a manual placement carry the label the shortlist shows for the pair."""
+    round_id = api.new_round(offers_data, applicants_data[:12], min_strength="gut")
+    api.run(round_id)
+    proposals = api.placements(round_id, "proposed")
+    assert proposals
+
+    def shortlist(applicant_id: str) -> list[Record]:
+        url = f"/api/rounds/{round_id}/applicants/{applicant_id}/shortlist"
+        params = {"top_k": 100, "topic_only": "true"}  # every offer, feasible or not
+        found: list[Record] = api.ok("GET", url, params=params)["suggestions"]
+        assert len(found) == len(offers_data)
+        return found
+
+    for proposal in proposals:
+        labels = {s["offer_id"]: s["strength"] for s in shortlist(proposal["applicant_id"])}
+        assert proposal["strength"] == labels[proposal["offer_id"]]
+        assert proposal["strength"] in {"gut", "sehr gut"}  # the round's minimum: gut
+    applicant_id = proposals[0]["applicant_id"]
+    weakest = {"schwach": 0, "gut": 1, "sehr gut": 2}
+    other = min(
+        (
+            s
+            for s in shortlist(applicant_id)
+            if s["feasible"] and s["offer_id"] != proposals[0]["offer_id"]
+        ),
+        key=lambda s: weakest[s["strength"]],
+    )
+    placed = api.ok(
+        "POST",
+        f"/api/rounds/{round_id}/placements",
+        201,
+        json={"applicant_id": applicant_id, "offer_id": other["offer_id"]},
+    )
+    assert placed["strength"] == other["strength"]

@@ -66,6 +66,11 @@ def test_export_for_excel_has_german_rows_dates_mentor_and_reasons(
     run = api.ok("GET", f"/api/rounds/{decided_round}/runs")[0]
     reasons = {u["applicant_id"]: u["reason"] for u in run["result"]["unplaced"]}
     assert reasons, "the round was built to leave applicants without a place"
+    labels = {
+        p["applicant_id"]: p["strength"]
+        for p in api.placements(decided_round)
+        if p["status"] in {"proposed", "confirmed"}
+    }
     statuses = {r["Status"] for r in rows}
     assert statuses == {"bestätigt", "vorgeschlagen", "ohne Platz"}
     for row in rows:
@@ -74,8 +79,10 @@ def test_export_for_excel_has_german_rows_dates_mentor_and_reasons(
         assert row["Dienststelle"] == applicant["home_organisation"]
         if row["Status"] == "ohne Platz":
             assert row["Grund (ohne Platz)"] == reasons[row["Bewerbung"]]
-            assert row["Angebot"] == row["Beginn"] == ""
+            assert row["Angebot"] == row["Beginn"] == row["Passung"] == ""
             continue
+        assert row["Passung"] == labels[row["Bewerbung"]]
+        assert row["Passung"] in {"sehr gut", "gut", "schwach"}
         offer = offers[row["Angebot"]]
         start = max(
             date.fromisoformat(applicant["available_from"]),
@@ -96,7 +103,7 @@ def test_export_for_excel_has_german_rows_dates_mentor_and_reasons(
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet is not None and sheet.freeze_panes == "A2"
     assert [c.value for c in sheet[1]] == list(office.EXPORT_HEADER)
-    assert all(sheet.column_dimensions[letter].width for letter in "ABCDEFGHIJKLMNOPQR")
+    assert all(sheet.column_dimensions[letter].width for letter in "ABCDEFGHIJKLMNOPQRS")
     values = list(sheet.iter_rows(min_row=2, values_only=True))
     assert [v[0] for v in values] == [r["Bewerbung"] for r in rows]
     assert values[0][1] == "'" + FORMULA_NAME
@@ -104,6 +111,7 @@ def test_export_for_excel_has_german_rows_dates_mentor_and_reasons(
     assert placed[10].date().strftime("%d.%m.%Y") == next(
         r["Beginn"] for r in rows if r["Bewerbung"] == placed[0]
     )
+    assert placed[office.EXPORT_HEADER.index("Passung")] == labels[placed[0]]
 
 
 @pytest.mark.skipif(

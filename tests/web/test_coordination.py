@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import threading
+from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
@@ -55,9 +57,10 @@ WIDEST = """(() => {
 
 
 def check_page(page: Page, where: str) -> list[str]:
-    """Problems of the page as shown: wider than the phone, or axe findings at phone and
-    desktop width."""
+    """Problems of the page with every disclosure open: wider than the phone, or axe findings
+    at phone and desktop width."""
     page.set_viewport_size(PHONE)
+    page.evaluate("document.querySelectorAll('main details').forEach((d) => { d.open = true; })")
     problems = [f"{where} @320: {v}" for v in axe_violations(page)]
     width = page.evaluate(
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
@@ -173,17 +176,22 @@ def test_coordinator_sets_up_a_round_and_invites(
     summary = site.api("GET", f"/api/rounds/{rid}")
     assert (summary["offers"], summary["applicants"]) == (len(offers), len(applicants))
 
-    # Edit one record in the form.
+    # Edit one record in the form: one labelled field per interchange field.
     page.reload()
     page.get_by_label("Art", exact=True).select_option("applicants")
     page.get_by_label("Datensatz", exact=True).select_option("A-002")
-    record = json.loads(page.get_by_label("Felder").input_value())
-    record["position"] = "Referentin für Radverkehr"
-    page.get_by_label("Felder").fill(json.dumps(record, ensure_ascii=False))
+    expect(page.get_by_label("Sprachkenntnisse")).to_have_value(
+        "; ".join(f"{k}:{v}" for k, v in applicants[1]["languages"].items())
+    )
+    page.get_by_label("Funktion").fill("Referentin für Radverkehr")
     page.get_by_role("button", name="Speichern").click()
     expect(page.locator("#toast")).to_contain_text("A-002 gespeichert")
     stored = site.api("GET", f"/api/rounds/{rid}/applicants/A-002")
-    assert stored["position"] == "Referentin für Radverkehr"
+    assert applicants[1]["id"] == "A-002"
+    assert {k: stored[k] for k in applicants[1]} == {
+        **applicants[1],
+        "position": "Referentin für Radverkehr",
+    }
     screenshot(page, "coordinator-setup")
 
     # An invitation for A-001: the link logs in in a second browser.
@@ -215,6 +223,76 @@ def test_coordinator_sets_up_a_round_and_invites(
     token = rows[1].rsplit("#token=", 1)[1].strip('"')
     me = site.api("GET", "/api/accounts/me", token=token)
     assert me["role"] in {"applicant", "mentor"}
+
+
+def test_offer_capacity_edited_in_the_form_with_the_message_at_the_field(
+    page: Page, site: Site
+) -> None:
+    rid = site.round_id
+    before = site.api("GET", f"/api/rounds/{rid}/offers/H-013")
+    login(page, site, site.coordinator_token)
+    page.goto(f"{site.url}/app/runden/{rid}/einrichtung")
+    page.get_by_label("Datensatz", exact=True).select_option("H-013")
+    labels = page.locator(".record-fields label")
+    expect(labels.first).to_have_text("Kennung *")
+    expect(page.get_by_label("Titel *")).to_have_value(before["title"])
+    capacity = page.get_by_label("Plätze *")
+    expect(capacity).to_have_value(str(before["capacity"]))
+
+    capacity.fill("-1")
+    page.get_by_role("button", name="Speichern").click()
+    error = page.locator("[data-field='capacity'] .field-error")
+    expect(error).to_have_text("„Plätze“ muss mindestens 0 sein.")
+    expect(capacity).to_have_attribute("aria-invalid", "true")
+    expect(capacity).to_be_focused()
+    expect(page.locator("[data-field='title'] .field-error")).to_be_hidden()
+    assert site.api("GET", f"/api/rounds/{rid}/offers/H-013") == before
+
+    capacity.fill(str(before["capacity"] + 2))
+    page.get_by_role("button", name="Speichern").click()
+    expect(page.locator("#toast")).to_contain_text("H-013 gespeichert")
+    after = site.api("GET", f"/api/rounds/{rid}/offers/H-013")
+    assert after == {**before, "capacity": before["capacity"] + 2}
+
+
+def test_coordinator_revokes_a_token_and_its_login_fails(
+    page: Page, site: Site, browser: Browser
+) -> None:
+    token = site.issue(Role.APPLICANT, round_id=site.round_id, applicant_id="A-002")
+    keep = site.issue(Role.APPLICANT, round_id=site.round_id, applicant_id="A-003")
+    site.api("GET", "/api/accounts/me", token=token)  # used once: "zuletzt genutzt" is set
+    login(page, site, site.coordinator_token)
+    page.goto(f"{site.url}/app/runden/{site.round_id}/einrichtung")
+    page.get_by_text(re.compile(r"^Zugänge anzeigen")).click()
+    tokens = page.get_by_test_id("tokens")
+    row = tokens.locator("tr", has_text="A-002")
+    expect(row.locator("td").nth(1)).to_have_text("Bewerbung")
+    expect(row.locator("td").nth(6)).to_have_text("aktiv")
+    assert token not in page.content()  # never the secret
+    row.get_by_role("button", name=re.compile("widerrufen$")).click()
+    row.get_by_role("button", name="Abbrechen").click()  # the confirm step can be left
+    assert site.http.get(
+        "/api/accounts/me", headers={"Authorization": f"Bearer {token}"}
+    ).is_success
+    row.get_by_role("button", name=re.compile("widerrufen$")).click()
+    row.get_by_role("button", name="Ja, widerrufen").click()
+    expect(row.locator("td").nth(6)).to_have_text("widerrufen")
+    expect(row.get_by_role("button")).to_have_count(0)
+    expect(page.locator("#toast")).to_contain_text("widerrufen")
+
+    other = browser.new_context(viewport={"width": 390, "height": 844}, locale="de-DE")
+    try:
+        guest = other.new_page()
+        guest.goto(f"{site.url}/")
+        guest.get_by_label("Zugangs-Token").fill(token)
+        guest.get_by_role("button", name="Anmelden").click()
+        expect(guest.get_by_role("alert")).to_have_text(
+            "Dieses Token ist unbekannt oder widerrufen."
+        )
+        assert guest.url == f"{site.url}/"
+    finally:
+        other.close()
+    site.api("GET", "/api/accounts/me", token=keep)  # the other token still works
 
 
 def test_review_queue_with_the_keyboard_bulk_confirm_and_closing(page: Page, site: Site) -> None:
@@ -275,6 +353,50 @@ def test_review_queue_with_the_keyboard_bulk_confirm_and_closing(page: Page, sit
     page.get_by_role("button", name="Runde wieder öffnen").click()
     expect(page.locator("main .eyebrow")).to_contain_text("in Zuordnung")
     assert site.summary()["status"] == "matching"
+
+
+def test_confirm_all_very_good_proposals_lists_what_the_server_refused(
+    page: Page, site: Site
+) -> None:
+    """One offer loses a place before the bulk confirmation: its last „sehr gut“ proposal is
+    refused (capacity), every other „sehr gut“ proposal is confirmed, nothing else is."""
+    run = site.run()
+    rid = site.round_id
+    proposals = site.api("GET", f"/api/rounds/{rid}/placements", params={"status": "proposed"})
+    assert len(proposals) == len(run["result"]["proposals"])
+    very = [p for p in proposals if p["strength"] == "sehr gut"]
+    per_offer = Counter(p["offer_id"] for p in very)
+    offer_id = next((o for o, n in per_offer.items() if n >= 2), None)
+    assert offer_id is not None and len(very) >= 3, per_offer
+    offer = site.api("GET", f"/api/rounds/{rid}/offers/{offer_id}")
+    offer["capacity"] = per_offer[offer_id] - 1  # nothing confirmed yet: one place too few
+    site.api("PUT", f"/api/rounds/{rid}/offers/{offer_id}", json=offer)
+
+    login(page, site, site.coordinator_token)
+    page.goto(f"{site.url}/app/runden/{rid}/pruefen")
+    first = page.get_by_test_id("queue-list").locator(f"tr[data-placement='{very[0]['id']}']")
+    label = first.locator(".strength")
+    expect(label).to_contain_text("sehr gut")
+    assert "Themenpassung" in (label.get_attribute("title") or "")
+    page.get_by_role("button", name=f"Alle ‚sehr gut‘ bestätigen ({len(very)})").click()
+    refused = page.get_by_test_id("bulk-refused")
+    expect(refused.get_by_role("heading")).to_have_text("Nicht bestätigt (1)", timeout=30_000)
+    expect(refused.locator("li")).to_have_count(1)
+    expect(refused.locator("li")).to_contain_text(f"→ {offer_id}")
+
+    # The offer filled up: its last „sehr gut“ proposal was superseded, so refused; every other
+    # „sehr gut“ proposal is confirmed, and every other proposal is still open.
+    after = {p["id"]: p for p in site.api("GET", f"/api/rounds/{rid}/placements")}
+    confirmed = {i for i, p in after.items() if p["status"] == "confirmed"}
+    assert confirmed < {p["id"] for p in very}
+    assert len(confirmed) == len(very) - 1
+    [left] = [p for p in very if p["id"] not in confirmed]
+    assert (left["offer_id"], after[left["id"]]["status"]) == (offer_id, "superseded")
+    assert refused.locator("li").get_attribute("data-placement") == str(left["id"])
+    others = [p for p in proposals if p["strength"] != "sehr gut" and p["offer_id"] != offer_id]
+    assert all(after[p["id"]]["status"] == "proposed" for p in others)
+    still_open = sum(p["status"] == "proposed" for p in after.values())
+    expect(page.get_by_test_id("queue-count")).to_have_text(f"{still_open} offene Vorschläge")
 
 
 def test_release_a_confirmed_placement_and_place_an_alternate(page: Page, site: Site) -> None:
@@ -339,6 +461,58 @@ def test_run_progress_survives_failed_status_requests(page: Page, site: Site) ->
     page.get_by_role("button", name="Zuordnung starten").click()
     expect(page.get_by_test_id("run-status")).to_contain_text("fertig", timeout=30_000)
     assert failures["left"] == 0
+
+
+def test_run_shows_the_texts_embedded_while_it_embeds(page: Page, site: Site) -> None:
+    """New applications bring texts no cache knows; the run is held at its first progress
+    write until the page has shown „Texte einbetten: n / total“, and one failed poll on the
+    way changes nothing."""
+    for i in range(3):
+        applicant = site.api("GET", f"/api/rounds/{site.round_id}/applicants/A-001")
+        applicant.update(
+            id=f"A-95{i}",
+            email=None,
+            motivation=f"Ich leite Projekt {i} zur Schulwegsicherheit. Ich möchte lernen, "
+            f"wie Partnerstadt {i} Schulstraßen einrichtet und Eltern beteiligt.",
+        )
+        site.api("POST", f"/api/rounds/{site.round_id}/applicants", json=applicant)
+    stages: list[str] = []
+    embedding, release = threading.Event(), threading.Event()
+
+    def hold(_: int, stage: str) -> None:
+        stages.append(stage)
+        if stage.startswith("Texte einbetten:") and not embedding.is_set():
+            embedding.set()
+            release.wait(timeout=30)
+
+    failures = {"left": 1}
+
+    def flaky(route: Route) -> None:
+        if route.request.method == "GET" and failures["left"] > 0:
+            failures["left"] -= 1
+            route.fulfill(status=503, json={"detail": "Kurz nicht erreichbar.", "errors": []})
+        else:
+            route.continue_()
+
+    site.app.state.runs.on_stage = hold
+    try:
+        login(page, site, site.coordinator_token)
+        page.route(re.compile(r"/api/rounds/\d+/runs/\d+$"), flaky)
+        page.goto(f"{site.url}/app/runden/{site.round_id}/zuordnung")
+        page.get_by_role("button", name="Zuordnung starten").click()
+        panel = page.locator(".progress-panel")
+        expect(panel).to_contain_text(re.compile(r"Texte einbetten: \d+ / \d+"), timeout=30_000)
+        value = float(page.locator("#run-progress").evaluate("bar => bar.value"))
+        assert 0.15 < value <= 0.65, value
+    finally:
+        release.set()
+    expect(page.get_by_test_id("run-status")).to_contain_text("fertig", timeout=30_000)
+    site.app.state.runs.on_stage = None
+    assert failures["left"] == 0
+    progress = [s for s in stages if s.startswith("Texte einbetten:")]
+    done, total = (int(n) for n in re.findall(r"\d+", progress[-1]))
+    assert done == total > 0, progress
+    assert stages[-2:] == ["Zuordnung berechnen", "Vorschläge speichern"]
 
 
 def test_chart_draws_overbooking_as_an_error(page: Page, site: Site) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -209,6 +211,18 @@ def test_coordinator_places_by_hand_with_the_keyboard(page: Page, site: Site) ->
     )
 
 
+def export_stay(site: Site, applicant_id: str) -> str:
+    """The applicant's stay as the round's export (for Excel) gives it: „TT.MM.JJJJ bis …“."""
+    response = site.http.get(
+        f"/api/rounds/{site.round_id}/export.csv",
+        headers={"Authorization": f"Bearer {site.coordinator_token}"},
+    )
+    rows = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";")
+    [row] = [r for r in rows if r["Bewerbung"] == applicant_id]
+    assert re.fullmatch(r"\d\d\.\d\d\.\d{4}", row["Beginn"]), row
+    return f"{row['Beginn']} bis {row['Ende']}"
+
+
 def test_applicant_sees_only_own_suggestions(page: Page, site: Site) -> None:
     site.run()
     token = site.issue(Role.APPLICANT, round_id=site.round_id, applicant_id="A-001")
@@ -224,6 +238,10 @@ def test_applicant_sees_only_own_suggestions(page: Page, site: Site) -> None:
         expect(card).to_contain_text(suggestion["mentor_name"] or "wird noch benannt")
         expect(card).to_contain_text("Warum es passt")
     expect(page.locator("main")).to_contain_text("vorgeschlagen, Entscheidung offen")
+    [held] = [s for s in mine if s["status"] == "vorgeschlagen"]
+    assert all(s["stay_from"] is None for s in mine if s["status"] == "Vorschlag")
+    card = page.locator(f"li.suggestion[data-offer='{held['offer_id']}']")
+    expect(card).to_contain_text(f"Aufenthalt{export_stay(site, 'A-001')}")
     shown = set(APPLICANT_ID.findall(page.locator("body").inner_text()))
     assert shown <= {"A-001"}, shown
     screenshot(page, "applicant-suggestions")
@@ -246,6 +264,9 @@ def test_mentor_accepts_a_confirmed_guest(page: Page, site: Site) -> None:
     expect(page).to_have_url(f"{site.url}/app/gaeste")
     guest = page.locator(f"li.guest[data-placement='{proposal['placement_id']}']")
     expect(guest.get_by_test_id("guest-status")).to_have_text("bestätigt")
+    offer = site.api("GET", f"/api/rounds/{site.round_id}/offers/{offer_id}")
+    expect(page.get_by_role("heading", level=2)).to_have_text(f"{offer['title']} ({offer_id})")
+    expect(guest).to_contain_text(f"Aufenthalt{export_stay(site, proposal['applicant_id'])}")
 
     guest.get_by_role("button", name="Gast ablehnen").click()  # declining needs a reason
     expect(guest.get_by_role("alert")).to_have_text("Bitte begründen Sie die Ablehnung.")

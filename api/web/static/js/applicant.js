@@ -1,6 +1,6 @@
 // "Meine Vorschläge": the applicant's own suggested hosts, why they fit, and their status.
 import { api } from "./api.js";
-import { facts, h, highlighted } from "./dom.js";
+import { day, facts, h, highlighted } from "./dom.js";
 import { badge } from "./labels.js";
 
 const STATUS = {
@@ -42,6 +42,11 @@ function languageSwitch(current) {
   );
 }
 
+/** The stay as German dates: "01.04.2027 bis 28.04.2027". */
+function stay(suggestion) {
+  return `${day(suggestion.stay_from)} bis ${day(suggestion.stay_until)}`;
+}
+
 function card(suggestion) {
   const [label, kind] = STATUS[suggestion.status] || [suggestion.status, "option"];
   const [applicantSentence, offerSentence] = topicSentences(suggestion.explanation);
@@ -53,6 +58,7 @@ function card(suggestion) {
     facts([
       ["Gastgeber", suggestion.organisation],
       ["Stadt", suggestion.city],
+      ["Aufenthalt", suggestion.stay_from ? stay(suggestion) : null],
       ["Passung", suggestion.strength],
       ["Mentorin oder Mentor", suggestion.mentor_name || "wird noch benannt"],
     ]),

@@ -609,7 +609,7 @@ function placementSection(ctx, rid, summary, applicant, placements, offerById, u
         "div",
         { class: "placement placement--proposed", "data-testid": "placement-status" },
         h("p", {}, placementBadge(p), " ", offerText(p)),
-        scoreBar(p.score),
+        scoreBar(p.score, "Passung", p.strength),
         p.reason ? h("p", { class: "hint" }, p.reason) : null,
         decisionForm({
           legend: `Vorschlag ${p.offer_id} entscheiden`,
@@ -778,7 +778,7 @@ function suggestionCard(ctx, rid, applicant, suggestion, index, canPlace, openOf
       offerLink(rid, suggestion.offer_id, `${suggestion.offer_id} · ${suggestion.title}`),
     ),
     h("p", { class: "meta" }, suggestion.city, marker ? " · " : "", marker),
-    scoreBar(suggestion.score),
+    scoreBar(suggestion.score, "Passung", suggestion.strength),
     facts(
       [
         ["Themenpassung", num(suggestion.parts.topic_fit, 2)],
@@ -1094,7 +1094,7 @@ export async function offerView(ctx, rid, offerId) {
                     states.has(c.applicant_id) ? stateBadge(states.get(c.applicant_id).state) : null,
                   ),
                   h("p", { class: "meta" }, c.home_organisation),
-                  scoreBar(c.score),
+                  scoreBar(c.score, "Passung", c.strength),
                   h(
                     "p",
                     { class: "explanation" },

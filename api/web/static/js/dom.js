@@ -108,18 +108,45 @@ export function highlighted(explanation, applicantSentence, offerSentence) {
   return parts;
 }
 
-/** A horizontal score bar (0 … 1) with its number; the bar is decoration, the number is text. */
 const SCORE_HELP =
   "Passung von 0 bis 1: wie nah sich die Aufgaben der Bewerbung und das Thema des Angebots " +
   "sind (Themenpassung), plus ein kleiner Bonus, wenn die Stadt eine Wunschstadt ist. Höher ist besser.";
 
-export function scoreBar(score, label = "Passung") {
+const STRENGTH_HELP =
+  "„sehr gut“, „gut“ oder „schwach“ ordnet die Themenpassung ein; die Grenzen sind an " +
+  "bewerteten Beispielpaaren festgelegt.";
+
+/** Badge colour per strength label. */
+const STRENGTH_KIND = { "sehr gut": "placed", gut: "proposed", schwach: "option" };
+
+/** The strength label as a badge (nothing for pairs placed before labels were stored). */
+export function strengthBadge(strength) {
+  return strength
+    ? h("span", { class: `badge badge--${STRENGTH_KIND[strength] || "option"}`, "data-strength": strength }, strength)
+    : null;
+}
+
+/** Label and score in one cell of a list, with the explanation as its tooltip. */
+export function strengthScore(strength, score) {
+  return h(
+    "span",
+    { class: "strength", title: `${strength ? `${STRENGTH_HELP} ` : ""}${SCORE_HELP}` },
+    strengthBadge(strength),
+    strength ? " " : "",
+    num(score, 2),
+  );
+}
+
+/** A horizontal score bar (0 … 1) with its number and the strength label, if given; the bar is
+ * decoration, the number is text, the tooltip explains both. */
+export function scoreBar(score, label = "Passung", strength = null) {
   const fill = h("span", { class: "scorebar__fill" });
   fill.style.width = `${Math.max(0, Math.min(1, score)) * 100}%`;
   return h(
     "div",
-    { class: "scorebar", title: SCORE_HELP },
+    { class: "scorebar", title: `${strength ? `${STRENGTH_HELP} ` : ""}${SCORE_HELP}` },
     h("span", { class: "scorebar__label" }, label),
+    strengthBadge(strength),
     h("span", { class: "scorebar__track", "aria-hidden": "true" }, fill),
     h("span", { class: "scorebar__value" }, num(score, 2)),
   );

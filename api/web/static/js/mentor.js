@@ -1,7 +1,7 @@
 // "Meine Gäste": proposed and confirmed guests on the mentor's offers; accept or decline the
 // confirmed ones (declining needs a reason for the coordinators).
 import { api, describe } from "./api.js";
-import { facts, h, nextId, reasonField } from "./dom.js";
+import { day, facts, h, nextId, reasonField } from "./dom.js";
 import { MENTOR_DECISION, PLACEMENT_STATUS, badge } from "./labels.js";
 
 function decide(ctx, guest) {
@@ -102,6 +102,7 @@ function guestCard(ctx, guest) {
     facts([
       ["Position", guest.position],
       ["Dienststelle", guest.home_organisation],
+      ["Aufenthalt", `${day(guest.stay_from)} bis ${day(guest.stay_until)}`],
       ["Dauer", `${guest.weeks_wanted} Wochen`],
     ]),
     h("h4", {}, "Motivation"),
@@ -113,6 +114,7 @@ function guestCard(ctx, guest) {
 export async function mentorView(ctx) {
   const guests = await api("/api/mentor/guests");
   const offers = [...new Set([...ctx.me.offer_ids, ...guests.map((g) => g.offer_id)])];
+  const titles = new Map(guests.map((g) => [g.offer_id, g.offer_title]));
   return [
     h("h1", {}, "Meine Gäste"),
     h(
@@ -126,7 +128,11 @@ export async function mentorView(ctx) {
       return h(
         "section",
         { "aria-labelledby": headingId, "data-offer": offerId },
-        h("h2", { id: headingId }, `Angebot ${offerId}`),
+        h(
+          "h2",
+          { id: headingId },
+          titles.has(offerId) ? `${titles.get(offerId)} (${offerId})` : `Angebot ${offerId}`,
+        ),
         mine.length
           ? h("ol", { class: "guests" }, mine.map((g) => guestCard(ctx, g)))
           : h("p", { class: "notice" }, "Noch keine Gäste vorgeschlagen."),

@@ -1,7 +1,7 @@
 // The review queue: undecided proposals one after another ("Nächste Bewerbung"), decided with
 // the keyboard (j/k: next/previous, c: confirm, r: reject with a reason), and a list to confirm
 // several at once. Sort and search stay in the address, so going back finds the list as it was.
-import { api, describe } from "./api.js";
+import { ApiError, api, describe } from "./api.js";
 import {
   applicantLink,
   offerLink,
@@ -10,7 +10,9 @@ import {
   rest,
   roundLine,
 } from "./coordinator.js";
-import { facts, h, nextId, num, replace, scoreBar } from "./dom.js";
+import { facts, h, nextId, num, replace, scoreBar, strengthScore } from "./dom.js";
+
+const VERY_GOOD = "sehr gut";
 
 const SORTS = {
   applicant: ["Bewerbung", (a, b) => a.applicant_id.localeCompare(b.applicant_id, "de")],
@@ -49,6 +51,8 @@ export async function queueView(ctx, rid) {
   const tbody = h("tbody");
   const bulkButton = h("button", { type: "button", class: "button button--primary", disabled: true });
   const bulkError = h("p", { class: "error", role: "alert" });
+  const veryGoodButton = h("button", { type: "button", class: "button", disabled: true });
+  const refusedOut = h("div", { "data-testid": "bulk-refused", role: "status" });
   const [reasonId, errorId] = [nextId("queue-reason"), nextId("queue-error")];
   const reason = h("textarea", { id: reasonId, rows: 2, maxlength: 2000, "aria-describedby": `${reasonId}-hint` });
   const panelError = h("p", { class: "error", role: "alert", id: errorId });
@@ -122,7 +126,7 @@ export async function queueView(ctx, rid) {
         ["Dienststelle", a?.home_organisation],
         ["Gastgeber", o?.organisation],
       ]),
-      scoreBar(p.score),
+      scoreBar(p.score, "Passung", p.strength),
       a ? h("p", { class: "motivation" }, a.motivation) : null,
       h(
         "fieldset",
@@ -178,7 +182,7 @@ export async function queueView(ctx, rid) {
           h("td", {}, box),
           h("td", {}, applicantLink(rid, p.applicant_id), a?.name ? ` · ${a.name}` : ""),
           h("td", {}, offerLink(rid, p.offer_id), ` · ${p.city}`),
-          h("td", {}, num(p.score, 2)),
+          h("td", {}, strengthScore(p.strength, p.score)),
           h("td", {}, placementBadge(p)),
         );
       }),
@@ -190,6 +194,9 @@ export async function queueView(ctx, rid) {
   function updateBulk() {
     bulkButton.textContent = `Ausgewählte bestätigen (${num(selected.size)})`;
     bulkButton.disabled = !writable || selected.size === 0;
+    const best = proposals.filter((p) => p.strength === VERY_GOOD).length;
+    veryGoodButton.textContent = `Alle ‚${VERY_GOOD}‘ bestätigen (${num(best)})`;
+    veryGoodButton.disabled = !writable || best === 0;
   }
 
   function show({ keep = false } = {}) {
@@ -224,6 +231,57 @@ export async function queueView(ctx, rid) {
     await load();
     if (ctx.alive()) show({ keep: true });
   });
+
+  veryGoodButton.addEventListener("click", async () => {
+    bulkError.textContent = "";
+    replace(refusedOut);
+    veryGoodButton.disabled = true;
+    const chosen = proposals.filter((p) => p.strength === VERY_GOOD);
+    let outcome;
+    try {
+      outcome = await confirmEach(chosen);
+    } catch (e) {
+      bulkError.textContent = describe(e);
+      updateBulk();
+      return;
+    }
+    ctx.toast(`${num(outcome.confirmed)} Vorschläge „${VERY_GOOD}“ bestätigt.`);
+    if (outcome.refused.length) {
+      replace(
+        refusedOut,
+        h("h3", {}, `Nicht bestätigt (${num(outcome.refused.length)})`),
+        h(
+          "ul",
+          { class: "refused" },
+          outcome.refused.map(({ placement, message }) =>
+            h("li", { "data-placement": placement.id }, `${placement.applicant_id} → ${placement.offer_id}: ${message}`),
+          ),
+        ),
+      );
+    }
+    await load();
+    if (ctx.alive()) show({ keep: true });
+  });
+
+  /** Confirm proposals through the bulk API, which takes all or none: when it refuses a batch,
+   * each half is sent again, down to the single proposals it refuses (named with the reason). */
+  async function confirmEach(chosen) {
+    if (!chosen.length) return { confirmed: 0, refused: [] };
+    try {
+      await api(`${rest(rid)}/decisions`, {
+        method: "POST",
+        body: { decisions: chosen.map((p) => ({ placement_id: p.id, decision: "confirm" })) },
+      });
+      return { confirmed: chosen.length, refused: [] };
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 409) throw e;
+      if (chosen.length === 1) return { confirmed: 0, refused: [{ placement: chosen[0], message: describe(e) }] };
+    }
+    const middle = Math.ceil(chosen.length / 2);
+    const first = await confirmEach(chosen.slice(0, middle));
+    const second = await confirmEach(chosen.slice(middle));
+    return { confirmed: first.confirmed + second.confirmed, refused: [...first.refused, ...second.refused] };
+  }
 
   function onKey(event) {
     if (!ctx.alive()) {
@@ -320,8 +378,15 @@ export async function queueView(ctx, rid) {
         h("div", { class: "field" }, h("label", { for: "queue-sort" }, "Sortierung"), sort),
       ),
       count,
-      h("div", { class: "button-row" }, bulkButton),
+      h("div", { class: "button-row" }, bulkButton, veryGoodButton),
       bulkError,
+      refusedOut,
+      h(
+        "p",
+        { class: "hint" },
+        "Passung: „sehr gut“, „gut“ oder „schwach“ ordnet die Themenpassung ein; die Zahl daneben ist " +
+          "der Wert, nach dem die Zuordnung wählt (höher ist besser). Details im Tooltip.",
+      ),
       h(
         "div",
         { class: "table-wrap", tabindex: "0" },

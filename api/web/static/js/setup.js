@@ -3,7 +3,8 @@
 // issue invitations (one link per applicant and mentor, or all of them as one CSV).
 import { ApiError, api, describe, saveBlob } from "./api.js";
 import { page, rest, roundLine } from "./coordinator.js";
-import { h, nextId, num, replace, table } from "./dom.js";
+import { h, nextId, num, replace, table, when } from "./dom.js";
+import { ROLE_LABELS, badge, label } from "./labels.js";
 
 const KINDS = {
   offers: { label: "Angebote", one: "Angebot", path: "offers" },
@@ -155,75 +156,137 @@ function importCard(ctx, rid, writable) {
 
 // --- one record ---------------------------------------------------------------------------------
 
-const OFFER_EXAMPLE = {
-  id: "H-100",
-  city: "Wien",
-  country: "AT",
-  organisation: "Magistrat der Stadt Wien",
-  title: "Titel der Hospitation",
-  description: "Worum es geht, in ganzen Sätzen.",
-  working_languages: ["de"],
-  min_language_level: "B2",
-  capacity: 1,
-  available_from: "2027-04-01",
-  available_until: "2027-06-30",
-  min_weeks: 2,
-  max_weeks: 4,
-  mentor_name: null,
-  mentor_email: null,
-  tags: [],
+const LIST_HINT = "Mehrere durch Semikolon getrennt.";
+const HINTS = {
+  list: LIST_HINT,
+  languages: "Sprache und Niveau, z. B. de:C2; en:B1.",
 };
 
-const APPLICANT_EXAMPLE = {
-  id: "A-100",
-  name: "Vorname Nachname",
-  email: null,
-  position: "Sachbearbeitung",
-  home_organisation: "Bezirksamt",
-  languages: { de: "C2", en: "B2" },
-  motivation: "Was ich lernen möchte, in ganzen Sätzen.",
-  preferred_cities: [],
-  available_from: "2027-04-01",
-  available_until: "2027-06-30",
-  weeks_wanted: 3,
-};
+/** A stored value as the form's text: lists "a; b", languages "de:C2; en:B1". */
+function fieldText(field, value) {
+  if (value === null || value === undefined) return "";
+  if (field.input === "list") return value.join("; ");
+  if (field.input === "languages") return Object.entries(value).map(([code, level]) => `${code}:${level}`).join("; ");
+  return String(value);
+}
+
+/** The form's text as the interchange value; undefined leaves an empty optional field out. A
+ * value the form cannot read goes to the server as typed, which names the field's problem. */
+function fieldValue(field, text) {
+  const value = text.trim();
+  if (!value) return field.required ? (field.input === "list" ? [] : "") : undefined;
+  const parts = value.split(";").map((part) => part.trim()).filter(Boolean);
+  if (field.input === "list") return parts;
+  if (field.input === "languages") {
+    const pairs = parts.map((part) => part.split(":").map((x) => x.trim()));
+    return pairs.every((pair) => pair.length === 2 && pair[0] && pair[1]) ? Object.fromEntries(pairs) : value;
+  }
+  if (field.input === "integer" || field.input === "number") {
+    const number = Number(value.replace(",", "."));
+    return Number.isFinite(number) ? number : value;
+  }
+  return value;
+}
+
+/** One labelled input per field, with its hint and the place for the server's message. */
+function fieldControl(field) {
+  const id = `record-${field.name}`;
+  const describedBy = [`${id}-error`, HINTS[field.input] ? `${id}-hint` : null].filter(Boolean).join(" ");
+  const common = { id, name: field.name, "aria-describedby": describedBy };
+  let input;
+  if (field.input === "text") {
+    input = h("textarea", { ...common, rows: 5 });
+  } else if (field.input === "choice") {
+    input = h("select", common, h("option", { value: "" }, field.required ? "– bitte wählen –" : "– nicht angegeben –"), field.options.map((o) => h("option", { value: o }, o)));
+  } else {
+    const type = { date: "date", integer: "text", number: "text" }[field.input] || "text";
+    const inputmode = { integer: "numeric", number: "decimal" }[field.input];
+    input = h("input", { ...common, type, inputmode, autocomplete: "off" });
+  }
+  const example = fieldText(field, field.example);
+  if (example && input.tagName !== "SELECT" && field.input !== "date") input.placeholder = `z. B. ${example}`;
+  const error = h("p", { class: "error field-error", id: `${id}-error` });
+  const wrapper = h(
+    "div",
+    { class: `field field--${field.input}`, "data-field": field.name },
+    h("label", { for: id }, field.label, field.required ? " *" : ""),
+    HINTS[field.input] ? h("p", { class: "hint", id: `${id}-hint` }, HINTS[field.input]) : null,
+    input,
+    error,
+  );
+  return { field, input, error, wrapper };
+}
+
+/** Which form field a server error names: "body.capacity" → capacity (the first part). */
+function errorField(error) {
+  const parts = String(error.field || "").split(".");
+  return parts[0] === "body" ? parts[1] : parts[0];
+}
 
 /**
- * Add or edit one record: pick it, change its fields in the form (JSON in the interchange
- * format, every field visible), save. Refusals list the fields, like the import.
+ * Add or edit one record: pick it, change its fields in the form (one labelled input per
+ * interchange field, labels from the server), save. The server's messages appear at their
+ * fields; anything not about one field above the button.
  */
-function recordCard(ctx, rid, writable, offers, applicants) {
+function recordCard(ctx, rid, writable, offers, applicants, fields) {
   const kind = h(
     "select",
     { id: "record-kind" },
     Object.entries(KINDS).map(([key, { one }]) => h("option", { value: key }, one)),
   );
   const pick = h("select", { id: "record-id" });
-  const editor = h("textarea", { id: "record-json", rows: 16, spellcheck: "false", class: "record-json", "aria-describedby": "record-hint" });
+  const inputs = h("fieldset", { class: "record-fields", disabled: !writable });
   const result = h("div", { "aria-live": "polite" });
   const records = { offers, applicants };
+  let controls = [];
+  const clearErrors = () => {
+    replace(result);
+    for (const c of controls) {
+      c.error.textContent = "";
+      c.input.removeAttribute("aria-invalid");
+    }
+  };
   const fillPick = () => {
     replace(
       pick,
       h("option", { value: "" }, "– neu anlegen –"),
       records[kind.value].map((r) => h("option", { value: r.id }, `${r.id} · ${r.title || r.name || r.position}`)),
     );
+    controls = fields[kind.value].map(fieldControl);
+    replace(inputs, h("legend", {}, `Felder ${KINDS[kind.value].one === "Angebot" ? "des Angebots" : "der Bewerbung"} (* Pflicht)`), controls.map((c) => c.wrapper));
     load();
   };
   const load = () => {
-    const record = records[kind.value].find((r) => r.id === pick.value);
-    editor.value = JSON.stringify(record || (kind.value === "offers" ? OFFER_EXAMPLE : APPLICANT_EXAMPLE), null, 2);
+    clearErrors();
+    const record = records[kind.value].find((r) => r.id === pick.value) || {};
+    for (const c of controls) c.input.value = fieldText(c.field, record[c.field.name]);
   };
   kind.addEventListener("change", fillPick);
   pick.addEventListener("change", load);
+  const showProblems = (e) => {
+    const general = [];
+    for (const problem of e.errors) {
+      const control = controls.find((c) => c.field.name === errorField(problem));
+      if (control) {
+        control.error.textContent = [control.error.textContent, problem.message].filter(Boolean).join(" ");
+        control.input.setAttribute("aria-invalid", "true");
+      } else {
+        general.push(problem.message);
+      }
+    }
+    replace(
+      result,
+      h("p", { class: "error-box", role: "alert" }, `${e.message} Nichts wurde gespeichert.`, general.length ? ` ${general.join(" ")}` : ""),
+    );
+    controls.find((c) => c.input.getAttribute("aria-invalid"))?.input.focus();
+  };
   const save = async (event) => {
     event.preventDefault();
-    let record;
-    try {
-      record = JSON.parse(editor.value);
-    } catch {
-      replace(result, h("p", { class: "error-box", role: "alert" }, "Die Angaben sind kein gültiges JSON."));
-      return;
+    clearErrors();
+    const record = {};
+    for (const c of controls) {
+      const value = fieldValue(c.field, c.input.value);
+      if (value !== undefined) record[c.field.name] = value;
     }
     const base = `${rest(rid)}/${KINDS[kind.value].path}`;
     try {
@@ -235,23 +298,22 @@ function recordCard(ctx, rid, writable, offers, applicants) {
       ctx.toast(`${KINDS[kind.value].one} ${record.id} gespeichert.`);
       ctx.rerender();
     } catch (e) {
-      replace(result, e instanceof ApiError && e.errors.length ? problemTable(e) : h("p", { class: "error-box", role: "alert" }, describe(e)));
+      if (e instanceof ApiError && e.errors.length) showProblems(e);
+      else replace(result, h("p", { class: "error-box", role: "alert" }, describe(e)));
     }
   };
   fillPick();
   return h(
     "form",
-    { class: "card", "aria-labelledby": "record-heading", onsubmit: save },
+    { class: "card", "aria-labelledby": "record-heading", onsubmit: save, novalidate: true },
     h("h2", { id: "record-heading" }, "Einzelnen Datensatz anlegen oder bearbeiten"),
     h("div", { class: "toolbar" },
       h("div", { class: "field" }, h("label", { for: "record-kind" }, "Art"), kind),
       h("div", { class: "field" }, h("label", { for: "record-id" }, "Datensatz"), pick),
     ),
-    h("label", { for: "record-json" }, "Felder"),
-    h("p", { class: "hint", id: "record-hint" }, "Im Austauschformat; Daten als JJJJ-MM-TT, Sprachen als Kürzel (de, en …)."),
-    editor,
-    h("div", { class: "button-row" }, h("button", { type: "submit", class: "button button--primary", disabled: !writable }, "Speichern")),
+    inputs,
     result,
+    h("div", { class: "button-row" }, h("button", { type: "submit", class: "button button--primary", disabled: !writable }, "Speichern")),
   );
 }
 
@@ -370,11 +432,92 @@ function invitationsCard(rid, offers, applicants) {
   );
 }
 
+// --- issued tokens ------------------------------------------------------------------------------
+
+const TOKEN_STATE_KIND = { aktiv: "placed", abgelaufen: "option", widerrufen: "rejected" };
+
+/** The revoke button of one token; it asks once more before the token stops working. */
+function revokeControl(ctx, token, onRevoked) {
+  const cell = h("div", { class: "button-row" });
+  const ask = () => {
+    const yes = h("button", { type: "button", class: "button button--danger" }, "Ja, widerrufen");
+    const no = h("button", { type: "button", class: "button" }, "Abbrechen");
+    const error = h("p", { class: "error", role: "alert" });
+    yes.addEventListener("click", async () => {
+      yes.disabled = true;
+      try {
+        const revoked = await api(`/api/accounts/${token.id}/revoke`, { method: "POST" });
+        ctx.toast(`Zugang „${token.label}“ widerrufen.`);
+        replace(cell);
+        onRevoked(revoked);
+      } catch (e) {
+        error.textContent = describe(e);
+        yes.disabled = false;
+      }
+    });
+    no.addEventListener("click", show);
+    replace(cell, h("span", {}, `„${token.label}“ widerrufen? Der Link meldet danach nicht mehr an.`), yes, no, error);
+    yes.focus();
+  };
+  const show = () => {
+    const button = h("button", { type: "button", class: "button", "aria-label": `Zugang „${token.label}“ widerrufen` }, "Widerrufen");
+    button.addEventListener("click", ask);
+    replace(cell, button);
+  };
+  if (token.state === "aktiv") show();
+  return cell;
+}
+
+function tokenRow(ctx, token) {
+  const state = h("span");
+  const showState = (t) => replace(state, badge(t.state, TOKEN_STATE_KIND[t.state] || "option"));
+  showState(token);
+  const binding = token.applicant_id || token.offer_ids.join(", ") || "—";
+  return [
+    token.label,
+    label(ROLE_LABELS, token.role),
+    binding,
+    when(token.created_at),
+    token.last_used_at ? when(token.last_used_at) : "noch nie",
+    token.expires_at ? when(token.expires_at) : "unbegrenzt",
+    state,
+    revokeControl(ctx, token, showState),
+  ];
+}
+
+/** The round's issued tokens (never their secrets), each revocable. */
+async function tokensCard(ctx, rid) {
+  const tokens = await api(`/api/accounts?round_id=${encodeURIComponent(rid)}`);
+  const active = tokens.filter((t) => t.state === "aktiv").length;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "tokens-heading" },
+    h("h2", { id: "tokens-heading" }, "Ausgegebene Zugänge"),
+    h("p", { class: "hint" }, "Ein widerrufener Zugang meldet sofort nicht mehr an; für die Person lässt sich eine neue Einladung erstellen."),
+    tokens.length
+      ? h(
+          "details",
+          { class: "manual" },
+          h("summary", {}, `Zugänge anzeigen (${num(tokens.length)}, davon ${num(active)} aktiv)`),
+          table(
+            null,
+            ["Bezeichnung", "Rolle", "Gebunden an", "Erstellt", "Zuletzt genutzt", "Gültig bis", "Status", "Aktion"],
+            tokens.map((t) => tokenRow(ctx, t)),
+            { "data-testid": "tokens" },
+          ),
+        )
+      : h("p", {}, "Noch keine Zugänge für diese Runde."),
+  );
+}
+
 export async function setupView(ctx, rid) {
-  const [summary, offers, applicants] = await Promise.all([
+  const [summary, offers, applicants, tokens, offerFields, applicantFields] = await Promise.all([
     api(rest(rid)),
     api(`${rest(rid)}/offers`),
     api(`${rest(rid)}/applicants`),
+    tokensCard(ctx, rid),
+    api("/api/templates/offers/fields"),
+    api("/api/templates/applicants/fields"),
   ]);
   const writable = summary.status !== "closed";
   return [
@@ -386,7 +529,8 @@ export async function setupView(ctx, rid) {
       `${num(offers.length)} Angebote und ${num(applicants.length)} Bewerbungen in dieser Runde.`,
     ),
     importCard(ctx, rid, writable),
-    recordCard(ctx, rid, writable, offers, applicants),
+    recordCard(ctx, rid, writable, offers, applicants, { offers: offerFields, applicants: applicantFields }),
     invitationsCard(rid, offers, applicants),
+    tokens,
   ];
 }
