@@ -43,6 +43,7 @@ from sqlmodel import Session
 
 import matcher
 from api import cache, services, shortlists
+from api.settings import get_settings
 from benchmarks.common import PLOTS, REPO, Section, met, percentile, table
 from benchmarks.synthetic import fixture_records, synthetic_applicants, synthetic_offers
 from matcher.rerank import DecisionReranker, pair_features
@@ -70,7 +71,7 @@ CONFIRMED_PER_ROUND = 5
 READY_TIMEOUT_S = 300.0
 WARM_TIMEOUT_S = 1800.0
 #: Runs of the largest size with 4 clients, per ranker setting (the machine is shared).
-REPEATS = 3
+REPEATS = 2
 #: Requests for other applicants right after the offer edit (their heads are being recomputed).
 AFTER_EDIT_REQUESTS = 40
 
@@ -137,7 +138,11 @@ def run(model: SentenceTransformer) -> list[Section]:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         engine = make_engine(url)
         init_db(engine)
-        scorer = matcher.TopicScorer(matcher.Embedder(model, SqlEmbeddingStore(engine)))
+        # The server's models (``MATCHER_MODEL``, ``MATCHER_SECOND_MODEL``): the same scorer.
+        embedder = matcher.load_embedder(
+            get_settings().embedding_models, SqlEmbeddingStore(engine), models=[model]
+        )
+        scorer = matcher.TopicScorer(embedder)
         cache.WARM_IN_BACKGROUND = False  # this process computes references only
         print("  latency: database …", flush=True)
         token, rounds = prepare_database(engine, scorer)
