@@ -8,9 +8,13 @@ Two levels, both exact (BENCHMARKS.md, section 4, compares every answer with the
 * per applicant, :class:`matcher.toplist.ApplicantHeads`: the first :data:`DEPTH` offers of each
   of the applicant's orderings (topic only, base score, the round's re-ranker) from the full
   computation (``score_prepared`` against every offer). A background thread computes them for
-  every applicant of a round once its offers are prepared; a request that finds none computes
-  them itself. A shortlist then reads the head, drops the offers without a free place (read per
-  request) and explains its k pairs: no work per offer of the round.
+  every applicant of a round once its offers are prepared (applicants whose embedded texts are
+  the same share one topic fit: the same inputs, the same computation); a request that finds
+  none computes them itself. A shortlist then reads the head, drops the offers without a free
+  place (read per request) and explains its k pairs: no work per offer of the round.
+* per applicant, the finished answers (:attr:`ApplicantEntry.answers`), keyed by everything
+  they are computed from besides the entry and the record: ranker, view, length and the confirmed
+  placements on the head's offers. A repeated request reads the counts and its answer.
 
 Validity: an entry is used only while the round's ``offers_version`` (a column of ``round``,
 bumped in the same transaction as every ORM change to one of its offers, read with the round on
@@ -28,7 +32,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
@@ -36,15 +40,19 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import numpy as np
-from sqlalchemy import Engine, event, inspect, update
+from sqlalchemy import Engine, Table, event, inspect, update
+from sqlalchemy import select as select_columns
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from api import learning, services
 from matcher import Applicant as ApplicantRecord
 from matcher import TopicScorer
+from matcher.language import applicant_language
 from matcher.rerank import OfferSide, offer_side
-from matcher.scoring import PreparedOffers, prepare_offers, score_prepared
+from matcher.scoring import PreparedOffers, assemble, prepare_offers, replace_offers
+from matcher.text import applicant_text
+from matcher.topic import EmbeddedTexts, TopicFit, embed_applicants
 from matcher.toplist import ApplicantHeads, applicant_heads
 from models import crud
 from models.tables import Applicant, Offer, Placement, PlacementStatus, Round
@@ -58,7 +66,10 @@ MAX_ROUNDS = 4
 DEPTH = 50
 #: Compute every applicant's heads in a background thread when a round's offers are prepared.
 WARM_IN_BACKGROUND = True
+#: Finished answers kept per applicant (views and lengths asked for; oldest out first).
+ANSWERS_PER_APPLICANT = 4
 
+_OFFERS: Table = Offer.__table__  # type: ignore[attr-defined]  # set by SQLAlchemy
 _PENDING = "api.cache.changed_rounds"  # session.info key: rounds whose offers this flush changed
 _ALL_ROUNDS = -1  # a changed offer whose round is unknown
 
@@ -71,14 +82,32 @@ class RoundOffers:
     offer_ids: Mapping[int, str]  # offer row id → interchange id
     row_ids: np.ndarray  # (m,) offer row id of each column
     version: int
-    #: applicant row id → (digest of the record, heads); filled by requests and the warm-up
-    heads: dict[int, tuple[bytes, ApplicantHeads]] = field(default_factory=dict)
+    #: offer row id → digest of its stored values, in column order (what an edit changed)
+    fingerprints: dict[int, bytes]
+    #: applicant row id → the applicant's heads; filled by requests and the warm-up
+    heads: dict[int, ApplicantEntry] = field(default_factory=dict)
     warm: WarmProgress = field(default_factory=lambda: WarmProgress())
 
     @cached_property
     def side(self) -> OfferSide:
         """The offers' re-ranker features (built on first use)."""
         return offer_side(self.prepared.offers, self.prepared.constraints)
+
+
+@dataclass
+class ApplicantEntry:
+    """One applicant's heads, for the record with ``digest``, and answers computed from them."""
+
+    digest: bytes
+    heads: ApplicantHeads
+    #: answer key (ranker, view, length, free places of the head's offers) → finished answer
+    answers: dict[Hashable, Any] = field(default_factory=dict)
+
+    def remember(self, key: Hashable, answer: Any) -> None:
+        """Keep ``answer`` for ``key``; at most :data:`ANSWERS_PER_APPLICANT`, oldest out."""
+        self.answers[key] = answer
+        while len(self.answers) > ANSWERS_PER_APPLICANT:
+            self.answers.pop(next(iter(self.answers)), None)
 
 
 @dataclass
@@ -114,15 +143,10 @@ def round_offers(session: Session, scorer: TopicScorer, round_: Round) -> RoundO
         entry = _current(shelf, round_id, version)
         if entry is not None:
             return entry
-        with _lock:  # a stale entry goes first: two rounds' vectors never sit in the shelf at once
-            shelf.entries.pop(round_id, None)
-        rows = crud.list_offers(session=session, round_id=round_id)
-        entry = RoundOffers(
-            prepared=prepare_offers(scorer, [services.offer_record(row) for row in rows]),
-            offer_ids={services.row_id(row.id): row.external_id for row in rows},
-            row_ids=np.array([services.row_id(row.id) for row in rows], dtype=np.int64),
-            version=version,
-        )
+        with _lock:  # a stale entry leaves the shelf first; this build only reads it
+            stale = shelf.entries.pop(round_id, None)
+        entry = _build(session, scorer, round_id, version, stale)
+        del stale
         with _lock:
             shelf.entries[round_id] = entry
             while len(shelf.entries) > MAX_ROUNDS:
@@ -134,24 +158,91 @@ def round_offers(session: Session, scorer: TopicScorer, round_: Round) -> RoundO
     return entry
 
 
+def _build(
+    session: Session, scorer: TopicScorer, round_id: int, version: int, stale: RoundOffers | None
+) -> RoundOffers:
+    """The round's offers prepared as of ``version``.
+
+    When the round has the same offers as ``stale`` (same rows, in the same order) and only some
+    of their stored values changed, only those are prepared again
+    (``matcher.scoring.replace_offers``: the same result as preparing every offer); else all.
+    """
+    fingerprints = _fingerprints(session, round_id)
+    if stale is not None and list(fingerprints) == list(stale.fingerprints):
+        changed = {
+            j: row_id
+            for j, (row_id, digest) in enumerate(fingerprints.items())
+            if stale.fingerprints[row_id] != digest
+        }
+        found = {j: session.get(Offer, row_id) for j, row_id in changed.items()}
+        rows = {j: row for j, row in found.items() if row is not None}
+        if len(rows) == len(found):  # else deleted meanwhile: prepare all
+            return RoundOffers(
+                prepared=replace_offers(
+                    scorer, stale.prepared, {j: services.offer_record(r) for j, r in rows.items()}
+                ),
+                offer_ids={
+                    **stale.offer_ids,
+                    **{changed[j]: r.external_id for j, r in rows.items()},
+                },
+                row_ids=stale.row_ids,
+                version=version,
+                fingerprints=fingerprints,
+            )
+    rows_all = crud.list_offers(session=session, round_id=round_id)
+    return RoundOffers(
+        prepared=prepare_offers(scorer, [services.offer_record(row) for row in rows_all]),
+        offer_ids={services.row_id(row.id): row.external_id for row in rows_all},
+        row_ids=np.array([services.row_id(row.id) for row in rows_all], dtype=np.int64),
+        version=version,
+        fingerprints=fingerprints,
+    )
+
+
+def _fingerprints(session: Session, round_id: int) -> dict[int, bytes]:
+    """Offer row id → digest of its stored values, in row order (that of ``list_offers``)."""
+    statement = select_columns(_OFFERS).where(_OFFERS.c.round_id == round_id).order_by(_OFFERS.c.id)
+    return {
+        int(row.id): hashlib.blake2b(repr(tuple(row)).encode(), digest_size=16).digest()
+        for row in session.connection().execute(statement)
+    }
+
+
 def heads_for(
     scorer: TopicScorer,
     entry: RoundOffers,
     applicant: Applicant,
     record: ApplicantRecord,
     rankers: Sequence[learning.Ranker],
-) -> ApplicantHeads:
+    fits: dict[bytes, TopicFit] | None = None,
+) -> ApplicantEntry:
     """The applicant's heads with an ordering for each of ``rankers``: cached, or computed now
-    against every offer (``record`` is the applicant's engine record)."""
+    against every offer (``record`` is the applicant's engine record).
+
+    ``fits`` (the warm-up's) maps the digest of embedded applicant texts to their topic fit
+    against every offer: an applicant with the same texts reuses it (``score_prepared`` splits
+    into the same two steps).
+    """
     key, digest = services.row_id(applicant.id), _digest(record)
     found = entry.heads.get(key)
-    if found is not None and found[0] == digest and all(r.name in found[1].heads for r in rankers):
-        return found[1]
-    scores = score_prepared(scorer, [record], entry.prepared)  # free places play no part
+    if (
+        found is not None
+        and found.digest == digest
+        and all(r.name in found.heads.heads for r in rankers)
+    ):
+        return found
+    texts = embed_applicants(scorer.embedder, [record])
+    topic = fits.get(_texts_digest(texts)) if fits is not None else None
+    if topic is None:
+        topic = scorer.fit(texts, entry.prepared.texts, entry.prepared.baselines)
+        if fits is not None:
+            fits.clear()  # the warm-up goes through applicants sorted by text: one is enough
+            fits[_texts_digest(texts)] = topic
+    scores = assemble([record], texts, entry.prepared, topic, None)  # free places play no part
     ranked = {r.name: r.apply(scores, entry.side if r.model else None) for r in rankers}
-    heads = applicant_heads(scores, ranked, DEPTH)
-    entry.heads[key] = (digest, heads)
-    return heads
+    cached = ApplicantEntry(digest, applicant_heads(scores, ranked, DEPTH))
+    entry.heads[key] = cached
+    return cached
 
 
 def confirmed_on(
@@ -195,10 +286,15 @@ def _warm(engine: Engine, scorer: TopicScorer, round_id: int, entry: RoundOffers
             rankers = learning.rankers_of(session, round_)
             rows = crud.list_applicants(session=session, round_id=round_id)
         entry.warm.total = len(rows)
-        for row in rows:
+        records = sorted(
+            ((row, services.applicant_record(row)) for row in rows),
+            key=lambda pair: (applicant_text(pair[1]), applicant_language(pair[1])),
+        )
+        fits: dict[bytes, TopicFit] = {}
+        for row, record in records:
             if _shelf(scorer, engine).entries.get(round_id) is not entry:
                 return
-            heads_for(scorer, entry, row, services.applicant_record(row), rankers)
+            heads_for(scorer, entry, row, record, rankers, fits)
             entry.warm.done += 1
         entry.warm.finished = True
     except Exception as error:  # a failed warm-up only costs speed
@@ -208,6 +304,16 @@ def _warm(engine: Engine, scorer: TopicScorer, round_id: int, entry: RoundOffers
 
 def _digest(record: ApplicantRecord) -> bytes:
     return hashlib.blake2b(record.model_dump_json().encode(), digest_size=16).digest()
+
+
+def _texts_digest(texts: EmbeddedTexts) -> bytes:
+    """Digest of everything ``TopicScorer.fit`` reads of the applicant side."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (texts.whole, texts.sentences, texts.starts):
+        digest.update(repr((array.shape, array.dtype.str)).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(repr((texts.languages, texts.layout)).encode())
+    return digest.digest()
 
 
 def _shelf(scorer: TopicScorer, engine: Engine) -> _Shelf:

@@ -7,6 +7,7 @@ All read the engine's ranking for the round; the suggestion fields are those of 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 
@@ -121,25 +122,32 @@ def shortlist(
     round_ = services.require_round(session, round_id)
     applicant = services.require_applicant(session, round_id, applicant_id)
     ranker = learning.ranker_for(session, round_)
-    found = (
-        None if full else _from_heads(session, scorer, round_, applicant, ranker, top_k, topic_only)
+    thresholds = load_thresholds(scorer.embedder.model_id)
+    listed = (
+        None
+        if full
+        else _from_heads(session, scorer, round_, applicant, ranker, thresholds, top_k, topic_only)
     )
-    if found is None:
+    if listed is None:
         scores = ranker.apply(_applicant_scores(session, scorer, round_, applicant))
         ranking = matcher.rank_applicant(scores, 0, top_k=top_k, topic_only=topic_only)
-        found = scores, list(ranking.suggestions)
-    scores, suggestions = found
-    thresholds = load_thresholds(scorer.embedder.model_id)
-    return ShortlistPublic(
-        applicant_id=applicant_id,
-        ranker=ranker.name,
-        suggestions=[
-            suggestion_public(
-                scores, s, thresholds, ranker.explain(scores, 0, scores.offer_index[s.offer_id])
-            )
-            for s in suggestions
-        ],
-    )
+        listed = _listed(scores, ranking.suggestions, ranker, thresholds)
+    return ShortlistPublic(applicant_id=applicant_id, ranker=ranker.name, suggestions=listed)
+
+
+def _listed(
+    scores: PairScores,
+    suggestions: Sequence[matcher.Suggestion],
+    ranker: learning.Ranker,
+    thresholds: StrengthThresholds,
+) -> list[SuggestionPublic]:
+    """The suggestions as shown, with the ranker's explanation of each pair."""
+    return [
+        suggestion_public(
+            scores, s, thresholds, ranker.explain(scores, 0, scores.offer_index[s.offer_id])
+        )
+        for s in suggestions
+    ]
 
 
 def _from_heads(
@@ -148,22 +156,33 @@ def _from_heads(
     round_: Round,
     applicant: Applicant,
     ranker: learning.Ranker,
+    thresholds: StrengthThresholds,
     top_k: int,
     topic_only: bool,
-) -> tuple[PairScores, list[matcher.Suggestion]] | None:
-    """The shortlist from the applicant's heads: the listed pairs' scores and suggestions, best
-    first; None when the head cannot tell (too few listed offers with a free place)."""
+) -> list[SuggestionPublic] | None:
+    """The shortlist from the applicant's heads, best first; None when the head cannot tell
+    (too few listed offers with a free place).
+
+    The answer is a function of the heads (offers version, applicant record), the ranker, the
+    view, ``top_k`` and the confirmed placements per offer of the head: with those as its key
+    it is kept, and a repeated request only reads the placements.
+    """
     round_id = services.row_id(round_.id)
     entry = cache.round_offers(session, scorer, round_)
     rankers = [learning.Ranker(learning.BASE_RANKER), ranker]
     record = services.applicant_record(applicant)
-    heads = cache.heads_for(scorer, entry, applicant, record, rankers)
+    cached = cache.heads_for(scorer, entry, applicant, record, rankers)
+    heads = cached.heads
     head = heads.heads[TOPIC_VIEW if topic_only else ranker.name]
     confirmed = cache.confirmed_on(session, round_id, entry, entry.row_ids[head.columns])
     taken = Counter(confirmed.values())
-    capacity = entry.prepared.constraints.capacity[head.columns]
     ids = [entry.offer_ids[int(row)] for row in entry.row_ids[head.columns]]
-    has_place = capacity - np.array([taken[i] for i in ids], dtype=np.int64) > 0
+    counts = np.array([taken[i] for i in ids], dtype=np.int64)
+    key = (ranker.name, topic_only, top_k, counts.tobytes())
+    answer: list[SuggestionPublic] | None = cached.answers.get(key)
+    if answer is not None:
+        return [s.model_copy() for s in answer]
+    has_place = entry.prepared.constraints.capacity[head.columns] - counts > 0
     positions = head.first(has_place, top_k)
     if positions is None:
         return None
@@ -173,7 +192,9 @@ def _from_heads(
         replace(suggestion(scores, 0, r, topic_only=topic_only), score=float(head.shown[p]))
         for r, p in enumerate(positions)
     ]
-    return scores, suggestions
+    answer = _listed(scores, suggestions, ranker, thresholds)
+    cached.remember(key, answer)
+    return [s.model_copy() for s in answer]
 
 
 def candidates(

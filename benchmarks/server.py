@@ -7,7 +7,7 @@ from the environment, ``MATCHER_DATABASE_URL`` pointing at the benchmark's SQLit
 ``threadpoolctl.threadpool_limits(N, "blas")`` in the app's lifespan would.
 
 ``--no-warm`` switches the background computation of every applicant's heads off: requests
-compute the heads they miss (the benchmark then requests each measured applicant once first).
+compute the heads they miss (section 4 keeps it on and waits for it).
 
 One route is added for the benchmark only: ``GET /bench/warm/{round_id}`` reports how far the
 background computation of the round's shortlist heads got (``api.cache.progress``), so the

@@ -243,6 +243,17 @@ class OfferSide:
     def city_index(self) -> CityIndex:
         return city_index(self.cities)
 
+    @cached_property
+    def stems_by_stem(self) -> sparse.csr_matrix:
+        """(vocabulary, m) ``stems`` transposed, in the row layout a product wants (built once)."""
+        return sparse.csr_matrix(self.stems.T)
+
+    def in_city(self, city: str) -> np.ndarray:
+        """(m,) 1.0 for the offers in ``city`` (casefolded), else 0.0."""
+        index = self.city_index
+        found = index.cities.index(city) if city in index.cities else -1
+        return np.asarray(index.column == found, dtype=np.float64)
+
 
 def offer_side(offers: Sequence[Offer], constraints: OfferConstraints | None = None) -> OfferSide:
     """Stems, language and city of every offer (one pass over their texts)."""
@@ -295,8 +306,7 @@ def feature_matrix(
         if name in columns:
             matrix[:, :, k] = columns[name]()
         elif name.startswith(CITY_PREFIX):
-            city = name.removeprefix(CITY_PREFIX)
-            matrix[:, :, k] = np.array([c == city for c in side.cities], dtype=np.float64)
+            matrix[:, :, k] = side.in_city(name.removeprefix(CITY_PREFIX))
     return matrix.reshape(n * m, len(names))
 
 
@@ -312,7 +322,7 @@ def _lexical_overlap(applicants: Sequence[Applicant], side: OfferSide) -> np.nda
         ),
         shape=(len(applicants), len(side.vocabulary)),
     )
-    shared = np.asarray((rows @ side.stems.T).toarray(), dtype=np.int64)
+    shared = np.asarray((rows @ side.stems_by_stem).toarray(), dtype=np.int64)
     sizes = np.array([len(stems) for stems in stem_sets], dtype=np.int64)
     union = sizes[:, None] + side.stem_counts[None, :] - shared
     overlap = np.zeros(shared.shape, dtype=np.float64)

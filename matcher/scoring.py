@@ -215,6 +215,67 @@ def prepare_offers(
     )
 
 
+def replace_offers(
+    scorer: TopicScorer, prepared: PreparedOffers, changed: Mapping[int, Offer]
+) -> PreparedOffers:
+    """``prepare_offers`` of the offers with ``changed[j]`` in column j, the others kept.
+
+    Only the changed offers are embedded; the others' vectors are copied from ``prepared`` into
+    the same layout ``prepare_offers`` builds. Baselines and constraint arrays are computed for
+    all offers as ``prepare_offers`` does (a baseline computed for one column alone may differ
+    in the last bit from the same column of the whole product), so the result is the same, bit
+    for bit, as preparing the new offers from scratch.
+    """
+    if not changed:
+        return prepared
+    columns = sorted(changed)
+    offers = list(prepared.offers)
+    for j in columns:
+        offers[j] = changed[j]
+    fresh = embed_offers(scorer.embedder, [changed[j] for j in columns])
+    texts = _replace_documents(prepared.texts, columns, fresh)
+    return PreparedOffers(
+        offers=offers,
+        texts=texts,
+        baselines=scorer.baselines(texts),
+        constraints=offer_constraints(offers),
+    )
+
+
+def _replace_documents(
+    texts: EmbeddedTexts, columns: Sequence[int], fresh: EmbeddedTexts
+) -> EmbeddedTexts:
+    """``texts`` with document ``columns[r]`` replaced by document r of ``fresh``; sentences
+    column-major, like ``prepare_offers`` stores them."""
+    counts = np.diff(texts.starts)
+    for r, j in enumerate(columns):
+        counts[j] = fresh.starts[r + 1] - fresh.starts[r]
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    sentences = np.empty((texts.sentences.shape[1], int(starts[-1])), texts.sentences.dtype).T
+    kept = 0  # first column not yet copied
+    for r, j in enumerate([*columns, len(texts)]):
+        sentences[starts[kept] : starts[j]] = texts.sentences[texts.starts[kept] : texts.starts[j]]
+        if j < len(texts):
+            sentences[starts[j] : starts[j + 1]] = fresh.sentences_of(r)
+        kept = j + 1
+    whole = texts.whole.copy()
+    sentence_texts = list(texts.sentence_texts)
+    languages = list(texts.languages)
+    for r, j in enumerate(columns):
+        whole[j] = fresh.whole[r]
+        sentence_texts[j] = fresh.sentence_texts[r]
+        if languages:
+            languages[j] = fresh.languages[r]
+    return replace(
+        texts,
+        whole=whole,
+        sentences=sentences,
+        starts=starts,
+        sentence_texts=tuple(sentence_texts),
+        languages=tuple(languages),
+    )
+
+
 def _column_major(rows: np.ndarray, block: int = 256) -> np.ndarray:
     """The same matrix stored column-major, transposed in blocks of rows.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sentence_transformers import SentenceTransformer
 
-from api import cache, shortlists
+from api import cache, services, shortlists
 from api.app import create_app
 from api.settings import Settings
 from matcher.rerank import DecisionReranker, pair_features
+from matcher.scoring import PreparedOffers
 from models import crud
 from models.tables import PlacementStatus, RankerModel, Round
 from tests.api.conftest import Api, Record
@@ -192,3 +194,106 @@ def test_changes_made_by_another_process_show_in_the_next_answer(
     answer = second_app.ok("GET", path)
     assert answer != first
     assert answer == full(second_app, round_id, applicant["id"], top_k=5, topic_only=False)
+
+
+def test_a_repeated_request_reads_its_answer_until_a_place_is_taken(
+    api: Api,
+    offers_data: list[Record],
+    applicants_data: list[Record],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    round_id = api.new_round(offers_data, applicants_data[:12])
+    applicant = applicants_data[0]["id"]
+    path = url(round_id, applicant, 3, False)
+    first = api.ok("GET", path)
+    explained = [0]
+    original = shortlists.listed_scores
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        explained[0] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(shortlists, "listed_scores", counting)
+    assert api.ok("GET", path) == first
+    assert explained[0] == 0  # the kept answer
+    top = first["suggestions"][0]["offer_id"]
+    capacity = next(o["capacity"] for o in offers_data if o["id"] == top)
+    others = [a["id"] for a in applicants_data[1 : 1 + capacity]]
+    api.add_placements(round_id, [(other, top) for other in others], PlacementStatus.CONFIRMED)
+    answer = api.ok("GET", path)
+    assert explained[0] == 1  # the places changed: a new answer
+    assert top not in {s["offer_id"] for s in answer["suggestions"]}
+    assert answer == full(api, round_id, applicant, top_k=3, topic_only=False)
+
+
+def test_an_offer_edit_prepares_only_that_offer_as_preparing_all_would(
+    api: Api,
+    offers_data: list[Record],
+    applicants_data: list[Record],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    round_id = api.new_round(offers_data, applicants_data[:4])
+    applicant = applicants_data[0]["id"]
+    first = api.ok("GET", url(round_id, applicant, 5, False))
+    prepared_all = [0]
+    original = cache.prepare_offers
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        prepared_all[0] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "prepare_offers", counting)
+    top = next(o for o in offers_data if o["id"] == first["suggestions"][0]["offer_id"])
+    edited = {
+        **top,
+        "title": "Neu: " + top["title"],
+        "description": top["description"] + " Dazu kommen Radwege und Bürgerbeteiligung.",
+    }
+    api.ok("PUT", f"/api/rounds/{round_id}/offers/{top['id']}", json=edited)
+    answer = api.ok("GET", url(round_id, applicant, 5, False))
+    assert prepared_all[0] == 0
+    assert answer == full(api, round_id, applicant, top_k=5, topic_only=False)
+    scorer = api.app.state.scorer
+    with api.session() as session:
+        entry = cache.round_offers(session, scorer, session.get(Round, round_id))
+        rows = crud.list_offers(session=session, round_id=round_id)
+        fresh = original(scorer, [services.offer_record(row) for row in rows])
+    assert "Neu: " + top["title"] in {o.title for o in entry.prepared.offers}
+    assert_same_prepared(entry.prepared, fresh)
+
+
+def assert_same_prepared(found: PreparedOffers, expected: PreparedOffers) -> None:
+    """Same records, and the same arrays bit for bit in the same memory layout."""
+    assert list(found.offers) == list(expected.offers)
+    for name in ("whole", "sentences", "starts"):
+        got, want = getattr(found.texts, name), getattr(expected.texts, name)
+        assert np.array_equal(got, want) and got.dtype == want.dtype, name
+        assert got.flags.c_contiguous == want.flags.c_contiguous, name
+        assert got.flags.f_contiguous == want.flags.f_contiguous, name
+    for name in ("sentence_texts", "views", "languages"):
+        assert getattr(found.texts, name) == getattr(expected.texts, name), name
+    for name in ("whole", "sentences"):
+        assert np.array_equal(getattr(found.baselines, name), getattr(expected.baselines, name))
+    for f in fields(expected.constraints):
+        got, want = getattr(found.constraints, f.name), getattr(expected.constraints, f.name)
+        assert np.array_equal(got, want) if isinstance(want, np.ndarray) else got == want, f.name
+
+
+def test_applicants_with_the_same_texts_share_a_fit_and_answer_exactly(
+    api: Api, offers_data: list[Record], applicants_data: list[Record]
+) -> None:
+    originals = applicants_data[:4]
+    twins = [
+        {
+            **a,
+            "id": f"A-9{k:02d}",
+            "preferred_cities": list(reversed(a["preferred_cities"])),
+            "weeks_wanted": 4,
+        }
+        for k, a in enumerate(originals)
+    ]
+    round_id = api.new_round(offers_data, [*originals, *twins])
+    ids = [a["id"] for a in [*originals, *twins]]
+    api.ok("GET", url(round_id, ids[0], 5, False))
+    wait_warm(api, round_id)
+    assert_all_equal(api, round_id, ids, (5,))
