@@ -8,7 +8,7 @@
   ``ix_outboxmessage_round_id``: ON DELETE CASCADE from ``round``.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-29 13:11:46.725829
 """
 
