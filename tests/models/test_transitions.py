@@ -287,3 +287,23 @@ def test_a_round_changed_meanwhile_is_refused(engine: Engine, session: Session) 
     restore()
     session.rollback()
     assert crud.list_audit(session=session, round_id=round_.id or 0) == []
+
+
+def test_a_transition_changes_its_own_row_only(session: Session) -> None:
+    round_id, applicants, offer = round_with_pair(session, applicants=2)
+    chosen, other = (
+        place(session, round_id, a, offer, PlacementStatus.PROPOSED) for a in applicants
+    )
+    session.commit()
+    lifecycle.transition(session, chosen, PlacementEvent.REJECT, actor="c", reason=None)
+    session.commit()
+    session.refresh(other)
+    assert (chosen.status, other.status) == (PlacementStatus.REJECTED, PlacementStatus.PROPOSED)
+
+
+def test_a_round_change_changes_its_own_round_only(session: Session) -> None:
+    round_, other = round_row(session), round_row(session)
+    lifecycle.change_round(session, round_, RoundStatus.MATCHING, actor="c")
+    session.commit()
+    session.refresh(other)
+    assert (round_.status, other.status) == (RoundStatus.MATCHING, RoundStatus.OPEN)
