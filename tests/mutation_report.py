@@ -107,19 +107,22 @@ def module_row(module: str, found: dict[str, str], equivalent: dict[str, str]) -
     """One table row: the counts of a module and its kill rate of non-equivalent mutants.
 
     A mutant that makes the covering tests run past mutmut's limit was noticed (it hangs or
-    loops); it counts as detected and is listed for a look.
+    loops); it counts as detected. Mutants of an interrupted run ("not checked") are counted
+    apart and left out of the rate.
     """
     prefix = module.removesuffix(".py").replace("/", ".") + "."
     mine = {n: s for n, s in found.items() if n.startswith(prefix)}
+    if not mine:
+        return f"| `{module}` | not run for this report |" + " |" * 6
     counts = Counter(mine.values())
     alive = [n for n, s in mine.items() if s in {"survived", "no tests"}]
     explained = [n for n in alive if n in equivalent]
-    considered = len(mine) - len(explained)
+    considered = len(mine) - len(explained) - counts["not checked"]
     detected = counts["killed"] + counts["timeout"]
     rate = f"{detected / considered:.1%}" if considered else "–"
     return (
         f"| `{module}` | {len(mine)} | {counts['killed']} | {len(alive) - len(explained)} "
-        f"| {counts['timeout']} | {len(explained)} | {rate} |"
+        f"| {counts['timeout']} | {len(explained)} | {counts['not checked']} | {rate} |"
     )
 
 
@@ -137,8 +140,8 @@ def render(found: dict[str, tuple[str, Path]], equivalent: dict[str, str]) -> st
         "`tests/mutation_report.py`).",
         "",
         "| module | mutants | killed | survived (not equivalent) | timed out | equivalent "
-        "| kill rate of non-equivalent |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| not run | kill rate of non-equivalent |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         *(module_row(module, status, equivalent) for module in MODULES),
         "",
         "Timeouts count as detected. Equivalent mutants are explained below "
