@@ -152,3 +152,10 @@ def test_both_files_of_a_round_are_checked_and_reported_together() -> None:
         Applicant.model_validate(applicant_dict()),
     )
     assert parse_round(lambda: [offer], lambda: [applicant]) == ([offer], [applicant])
+
+
+def test_a_file_in_another_unicode_encoding_is_refused() -> None:
+    """UTF-8 only (DATA_FORMAT.md): ``json.loads`` alone would read UTF-16 bytes as well."""
+    assert problems_of(lambda: load_offers("[]".encode("utf-16"))) == [
+        ("offers", None, None, "", "Die Datei ist kein gültiges UTF-8 (Byte 0).")
+    ]
