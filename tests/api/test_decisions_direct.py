@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -177,13 +178,13 @@ def test_reject_and_bulk_decisions_in_order(round_: Round) -> None:
         round_.id,
         [
             BulkDecision(placement_id=first.id or 0, decision="reject", reason="nein"),
-            BulkDecision(placement_id=second.id or 0, decision="confirm", reason=None),
+            BulkDecision(placement_id=second.id or 0, decision="confirm", reason="ja"),
         ],
         COORDINATOR,
     )
     assert [p.id for p in done] == [first.id, second.id]
     assert round_.statuses() == {("A-1", "H-1"): "rejected", ("A-2", "H-2"): "confirmed"}
-    assert round_.audit() == [("reject", "A-1", "H-1", "nein"), ("confirm", "A-2", "H-2", None)]
+    assert round_.audit() == [("reject", "A-1", "H-1", "nein"), ("confirm", "A-2", "H-2", "ja")]
 
 
 def test_a_placement_of_another_round_is_not_found(round_: Round, session: Session) -> None:
@@ -204,6 +205,7 @@ def test_withdraw_frees_the_place_and_ends_the_applicants_proposals(round_: Roun
         round_.session, round_.id, placed.id or 0, PlacementEvent.WITHDRAW, COORDINATOR, "krank"
     )
     assert round_.statuses() == {("A-1", "H-1"): "withdrawn", ("A-1", "H-2"): "superseded"}
+    assert round_.audit()[0] == ("withdraw", "A-1", "H-1", "krank")
     assert crud.count_confirmed(session=round_.session, offer_id=round_.offer("H-1")) == 0
 
 
@@ -219,11 +221,15 @@ def test_release_keeps_the_applicants_proposals(round_: Round) -> None:
 @pytest.fixture
 def fixed_score(monkeypatch: pytest.MonkeyPatch) -> TopicScorer:
     """The manual placement's topic score without the model: every pair scores MANUAL_SCORE."""
-    monkeypatch.setattr(
-        "matcher.score_pairs",
-        lambda scorer, applicants, offers: SimpleNamespace(score=np.full((1, 1), MANUAL_SCORE)),
-    )
-    return TopicScorer.__new__(TopicScorer)
+    scorer = TopicScorer.__new__(TopicScorer)
+
+    def score_pairs(used: TopicScorer, applicants: list[Any], offers: list[Any]) -> Any:
+        assert used is scorer
+        assert ([a.id for a in applicants], [o.id for o in offers]) == (["A-1"], ["H-1"])
+        return SimpleNamespace(score=np.full((1, 1), MANUAL_SCORE))
+
+    monkeypatch.setattr("matcher.score_pairs", score_pairs)
+    return scorer
 
 
 def test_manual_placement_is_confirmed_with_its_score(
@@ -245,15 +251,14 @@ def test_manual_placement_is_confirmed_with_its_score(
     assert round_.audit()[0] == ("place", "A-1", "H-1", "Wunsch")
 
 
-def test_manual_placement_is_refused_when_infeasible(
-    round_: Round, fixed_score: TopicScorer
-) -> None:
-    with pytest.raises(Conflict, match=r"^A-9 → H-1: "):
+def test_manual_placement_is_refused_when_full(round_: Round, fixed_score: TopicScorer) -> None:
+    round_.propose("A-2", "H-1", PlacementStatus.CONFIRMED)
+    with pytest.raises(Conflict, match=r"^A-1 → H-1: "):
         decisions.place_manually(
-            round_.session, fixed_score, round_.id, "A-9", "H-1", COORDINATOR, None
+            round_.session, fixed_score, round_.id, "A-1", "H-1", COORDINATOR, None
         )
     round_.session.rollback()
-    assert round_.statuses() == {}
+    assert round_.statuses() == {("A-2", "H-1"): "confirmed"}
 
 
 def mentor_of(round_: Round, *offers: str) -> Principal:
@@ -307,18 +312,22 @@ def test_a_closed_round_takes_no_decision(round_: Round) -> None:
 
 
 def test_closing_needs_every_proposal_decided(round_: Round) -> None:
+    round_.propose("A-3", "H-1", PlacementStatus.CONFIRMED)  # stays confirmed
     round_.propose("A-1", "H-1")
     round_.propose("A-2", "H-2")
     with pytest.raises(Conflict) as refused:
         decisions.change_round_status(round_.session, round_.id, RoundStatus.CLOSED, COORDINATOR)
-    assert refused.value.detail.startswith("Die Runde hat noch 2 unentschiedene(n)")
+    assert refused.value.detail == (
+        "Die Runde hat noch 2 unentschiedene(n) Vorschlag/Vorschläge. Entscheiden Sie diese, "
+        "oder schließen Sie mit „reject_pending“: true (alle werden abgelehnt)."
+    )
     assert refused.value.errors == [{"field": "reject_pending", "message": "2 pending proposals"}]
     round_.session.rollback()
     closed = decisions.change_round_status(
         round_.session, round_.id, RoundStatus.CLOSED, COORDINATOR, reject_pending=True
     )
     assert closed.status is RoundStatus.CLOSED
-    assert set(round_.statuses().values()) == {"rejected"}
+    assert sorted(round_.statuses().values()) == ["confirmed", "rejected", "rejected"]
     assert [a[0] for a in round_.audit()] == ["reject", "reject", "round_close"]
     assert {a[3] for a in round_.audit()[:2]} == {"Runde abgeschlossen"}
 
@@ -340,8 +349,11 @@ def test_a_round_with_an_active_run_does_not_close(round_: Round) -> None:
         owner="o",
         lease_until=utc_now() + timedelta(minutes=5),
     )
-    with pytest.raises(Conflict, match="solange eine Zuordnung läuft"):
+    with pytest.raises(Conflict) as refused:
         decisions.change_round_status(round_.session, round_.id, RoundStatus.CLOSED, COORDINATOR)
+    assert refused.value.detail == (
+        "Die Runde kann nicht abgeschlossen werden, solange eine Zuordnung läuft."
+    )
 
 
 def test_an_edit_that_breaks_a_placement_needs_force_and_then_flags_it(round_: Round) -> None:
@@ -354,21 +366,25 @@ def test_an_edit_that_breaks_a_placement_needs_force_and_then_flags_it(round_: R
         decisions.guard_edit(
             round_.session, round_.id, stricter, force=False, principal=COORDINATOR
         )
-    assert refused.value.detail.startswith(
-        f"Die Änderung an H-1 verletzt 1 bestätigte Platzierung(en): Platzierung {placed.id} "
-        "(A-1 → H-1): "
+    [(_, reasons)] = decisions.broken_by_edit(round_.session, stricter, [placed])
+    described = f"Platzierung {placed.id} (A-1 → H-1): {' '.join(reasons)}"
+    assert refused.value.detail == (
+        f"Die Änderung an H-1 verletzt 1 bestätigte Platzierung(en): {described} Mit force=true "
+        "wird sie trotzdem gespeichert und die Platzierungen kommen zur Prüfung in die "
+        "Aufgabenliste."
     )
     round_.session.rollback()
     decisions.guard_edit(round_.session, round_.id, stricter, force=True, principal=COORDINATOR)
     round_.session.refresh(placed)
     assert placed.needs_review and (placed.review_reason or "").startswith("Geändert: H-1. ")
-    assert [a[:3] for a in round_.audit()] == [("review", "A-1", "H-1")]
+    assert round_.audit() == [("review", "A-1", "H-1", described)]
     todo = decisions.todo(round_.session, round_.id)
     assert [v.id for v in todo.review] == [placed.id]
 
 
 def test_an_applicant_edit_is_checked_against_their_place(round_: Round) -> None:
     round_.propose("A-1", "H-1", PlacementStatus.CONFIRMED)
+    round_.propose("A-2", "H-2", PlacementStatus.CONFIRMED)  # another applicant's place
     no_german = make_applicant(id="A-1", languages={"en": "C1"})
     with pytest.raises(Conflict, match=r"^Die Änderung an A-1 verletzt 1 "):
         decisions.guard_edit(
@@ -396,6 +412,7 @@ def test_the_todo_list_shows_freed_places_with_alternates_and_pending(round_: Ro
     round_.propose("A-1", "H-1", PlacementStatus.WITHDRAWN)
     round_.propose("A-2", "H-2", PlacementStatus.CONFIRMED)
     round_.propose("A-3", "H-2")
+    round_.propose("A-9", "H-2", PlacementStatus.RELEASED)  # H-2 has a place left: shown
     run = crud.create_run(
         session=round_.session,
         round_id=round_.id,
@@ -408,8 +425,26 @@ def test_the_todo_list_shows_freed_places_with_alternates_and_pending(round_: Ro
     run.result = {"alternates": {"H-1": ["A-2", "A-3"]}}
     round_.session.commit()
     todo = decisions.todo(round_.session, round_.id)
-    assert [(f.placement.applicant_id, f.placement.offer_id) for f in todo.freed] == [
-        ("A-1", "H-1")
-    ]
-    assert todo.freed[0].alternates == ["A-3"]  # A-2 has a place already
+    freed = [(f.placement.applicant_id, f.placement.offer_id, f.alternates) for f in todo.freed]
+    assert freed == [("A-1", "H-1", ["A-3"]), ("A-9", "H-2", [])]  # A-2 has a place already
     assert todo.pending == 1 and todo.review == []
+    round_.propose("A-1", "H-2", PlacementStatus.CONFIRMED)  # H-2 is full now: not shown
+    assert [f.placement.offer_id for f in decisions.todo(round_.session, round_.id).freed] == [
+        "H-1"
+    ]
+
+
+def test_the_todo_list_without_a_finished_run_has_no_alternates(round_: Round) -> None:
+    round_.propose("A-1", "H-1", PlacementStatus.WITHDRAWN)
+    run = crud.create_run(
+        session=round_.session,
+        round_id=round_.id,
+        mode="max_fit",
+        created_by="c",
+        owner="o",
+        lease_until=utc_now(),
+    )
+    run.status = RunStatus.DONE
+    run.result = {"pinned": []}
+    round_.session.commit()
+    assert [f.alternates for f in decisions.todo(round_.session, round_.id).freed] == [[]]
