@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from sqlmodel import Session
 
+import matcher
 from api import decisions, services
 from api.auth import Principal
 from api.errors import Conflict, NotFound
@@ -165,9 +166,14 @@ def test_confirm_refuses_a_full_or_infeasible_pair_with_the_reasons(round_: Roun
     with pytest.raises(Conflict, match=r"^A-1 → H-1: \S"):
         decisions.confirm(round_.session, round_.id, full, COORDINATOR, None)
     round_.session.rollback()
-    no_language = round_.propose("A-9", "H-2")
-    with pytest.raises(Conflict, match=r"^A-9 → H-2: .*Sprach"):
+    no_language = round_.propose("A-9", "H-1")  # two reasons: language, and H-1 is full
+    with pytest.raises(Conflict) as refused:
         decisions.confirm(round_.session, round_.id, no_language, COORDINATOR, None)
+    reasons = matcher.check_feasibility(
+        [make_applicant(id="A-9", languages={"en": "C1"})], [make_offer(id="H-1", capacity=1)], [1]
+    ).reasons(0, 0)
+    assert len(reasons) == 2
+    assert refused.value.detail == "A-9 → H-1: " + " ".join(reasons)
 
 
 def test_reject_and_bulk_decisions_in_order(round_: Round) -> None:
@@ -359,7 +365,9 @@ def test_a_round_with_an_active_run_does_not_close(round_: Round) -> None:
 def test_an_edit_that_breaks_a_placement_needs_force_and_then_flags_it(round_: Round) -> None:
     placed = round_.propose("A-1", "H-1", PlacementStatus.CONFIRMED)
     round_.propose("A-2", "H-2", PlacementStatus.CONFIRMED)
-    stricter = make_offer(id="H-1", capacity=1, language="fr", working_languages=["fr"])
+    stricter = make_offer(  # two reasons: language and dates
+        id="H-1", capacity=1, language="fr", working_languages=["fr"], available_until="2027-03-05"
+    )
     harmless = make_offer(id="H-2", capacity=2, title="Neuer Titel")
     decisions.guard_edit(round_.session, round_.id, harmless, force=False, principal=COORDINATOR)
     with pytest.raises(Conflict) as refused:
@@ -376,7 +384,8 @@ def test_an_edit_that_breaks_a_placement_needs_force_and_then_flags_it(round_: R
     round_.session.rollback()
     decisions.guard_edit(round_.session, round_.id, stricter, force=True, principal=COORDINATOR)
     round_.session.refresh(placed)
-    assert placed.needs_review and (placed.review_reason or "").startswith("Geändert: H-1. ")
+    assert len(reasons) == 2
+    assert placed.needs_review and placed.review_reason == "Geändert: H-1. " + " ".join(reasons)
     assert round_.audit() == [("review", "A-1", "H-1", described)]
     todo = decisions.todo(round_.session, round_.id)
     assert [v.id for v in todo.review] == [placed.id]
