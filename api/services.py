@@ -336,8 +336,11 @@ def import_records(
     """Add validated records to a round; ids already in the round are input errors (422).
 
     With an ``actor`` each added record is audited (single additions through the API); bulk
-    imports are not, record by record.
+    imports are not, record by record. The round's write lock in the database comes before
+    the id check: a second process importing the same ids waits and gets the 422, not the
+    unique index's error.
     """
+    crud.lock_round_for_write(session=session, round_id=round_id)
     taken_offers = {o.external_id for o in crud.list_offers(session=session, round_id=round_id)}
     taken_applicants = {
         a.external_id for a in crud.list_applicants(session=session, round_id=round_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -27,70 +28,152 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "mutation-report.md"
 EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.toml"
 MUTMUT = Path(sys.executable).parent / "mutmut"
+#: Each module's own run lives in mutants/<stem>/ (ignored by git), with its own mutants/ copy.
+WORK = ROOT / "mutants"
+#: Linked into every work folder: the code mutmut copies and the tests it runs.
+LINKED = ("matcher", "api", "models", "tests", "fixtures", "README.md")
+
+#: Module → the tests that cover it. Only fast in-process tests: no model-heavy runs, no
+#: server processes, SQLite only (``-m "not postgresql"``); mutmut then runs, per mutant, only
+#: those of them that call the mutated function.
+MODULES: dict[str, list[str]] = {
+    "models/lifecycle.py": ["tests/models/test_lifecycle.py", "tests/models/test_transitions.py"],
+    "api/decisions.py": ["tests/api/test_decisions_direct.py"],
+    "matcher/records.py": [
+        "tests/matcher/test_records.py",
+        "tests/matcher/test_record_problems.py",
+    ],
+    "matcher/assignment.py": ["tests/matcher/test_assignment.py"],
+    "matcher/constraints.py": ["tests/matcher/test_constraints.py"],
+}
 
 
-def run_mutmut() -> None:
-    """Run every mutant (the code under test is imported from mutants/, never from PYTHONPATH)."""
+def work_folder(module: str) -> Path:
+    """mutants/<stem>/: links to the project and a pyproject.toml selecting module and tests."""
+    folder = WORK / Path(module).stem
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in LINKED:
+        link = folder / name
+        if not link.exists():
+            link.symlink_to(ROOT / name)
+    config = (ROOT / "pyproject.toml").read_text("utf-8")
+    selection = [*MODULES[module], "-m", "not postgresql"]
+    config = re.sub(r"(?m)^only_mutate = .*$", f"only_mutate = {json.dumps([module])}", config)
+    config = re.sub(
+        r"(?m)^pytest_add_cli_args_test_selection = .*$",
+        f"pytest_add_cli_args_test_selection = {json.dumps(selection)}",
+        config,
+    )
+    (folder / "pyproject.toml").write_text(config, encoding="utf-8")
+    return folder
+
+
+def run_mutmut(module: str) -> None:
+    """Run every mutant of one module with one worker (the code under test is imported from
+    the work folder's mutants/, never from PYTHONPATH)."""
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run([str(MUTMUT), "run"], cwd=ROOT, env=environment, check=True)
+    subprocess.run(
+        [str(MUTMUT), "run", "--max-children", "1"],
+        cwd=work_folder(module),
+        env=environment,
+        check=True,
+    )
 
 
-def statuses() -> dict[str, str]:
-    """Mutant name → killed / survived / timeout / no tests / … from mutmut's result files."""
-    result: dict[str, str] = {}
-    for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
+def statuses() -> dict[str, tuple[str, Path]]:
+    """Mutant name → (killed / survived / timeout / no tests / …, its work folder)."""
+    result: dict[str, tuple[str, Path]] = {}
+    for module in MODULES:
+        folder = WORK / Path(module).stem
+        meta = folder / "mutants" / f"{module}.meta"
+        if not meta.exists():
+            continue
         codes = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
-        result |= {name: status_by_exit_code[code] for name, code in codes.items()}
+        result |= {name: (status_by_exit_code[code], folder) for name, code in codes.items()}
     return result
 
 
-def diff(name: str) -> str:
+def diff(name: str, folder: Path) -> str:
     """The planted change as the two changed lines."""
     shown = subprocess.run(
-        [str(MUTMUT), "show", name], cwd=ROOT, capture_output=True, text=True, check=False
+        [str(MUTMUT), "show", name], cwd=folder, capture_output=True, text=True, check=False
     ).stdout
     return "\n".join(
         line for line in shown.splitlines() if line[:2] in {"- ", "+ "} and line.strip(" +-")
     )
 
 
-def render(found: dict[str, str], equivalent: dict[str, str]) -> str:
+def module_row(module: str, found: dict[str, str], equivalent: dict[str, str]) -> str:
+    """One table row: the counts of a module and its kill rate of non-equivalent mutants.
+
+    A mutant that makes the covering tests run past mutmut's limit was noticed (it hangs or
+    loops); it counts as detected. Mutants of an interrupted run ("not checked") are counted
+    apart and left out of the rate.
+    """
+    prefix = module.removesuffix(".py").replace("/", ".") + "."
+    mine = {n: s for n, s in found.items() if n.startswith(prefix)}
+    if not mine:
+        return f"| `{module}` | not run for this report |" + " |" * 6
+    counts = Counter(mine.values())
+    alive = [n for n, s in mine.items() if s in {"survived", "no tests"}]
+    explained = [n for n in alive if n in equivalent]
+    considered = len(mine) - len(explained) - counts["not checked"]
+    detected = counts["killed"] + counts["timeout"]
+    rate = f"{detected / considered:.1%}" if considered else "–"
+    return (
+        f"| `{module}` | {len(mine)} | {counts['killed']} | {len(alive) - len(explained)} "
+        f"| {counts['timeout']} | {len(explained)} | {counts['not checked']} | {rate} |"
+    )
+
+
+def render(found: dict[str, tuple[str, Path]], equivalent: dict[str, str]) -> str:
     """The Markdown report: totals per module, then every survivor with its diff."""
-    counts = Counter(found.values())
-    survivors = sorted(n for n, s in found.items() if s in {"survived", "no tests"})
-    timeouts = sorted(n for n, s in found.items() if s == "timeout")
+    status = {name: s for name, (s, _) in found.items()}
+    survivors = sorted(n for n, s in status.items() if s in {"survived", "no tests"})
+    timeouts = sorted(n for n, s in status.items() if s == "timeout")
     unexplained = [n for n in survivors if n not in equivalent]
-    considered = len(found) - len([n for n in survivors if n in equivalent])
-    # A mutant that makes the covering tests run past mutmut's limit was noticed (it hangs or
-    # loops); it counts as detected and is listed for a look.
-    rate = (counts["killed"] + len(timeouts)) / considered if considered else 1.0
-    per_module = Counter(name.rsplit(".", 1)[0] for name in found)
     lines = [
         "# Mutation report",
         "",
-        f"Generated by `make mutate` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (mutmut).",
+        f"Generated by `make mutate` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (mutmut, one "
+        "worker; each module runs only its covering tests, listed in "
+        "`tests/mutation_report.py`).",
         "",
-        f"- mutants: {len(found)} in {', '.join(sorted(per_module))}",
-        f"- killed: {counts['killed']}; survived: {counts['survived']}; "
-        f"timed out: {counts['timeout']}; no covering test: {counts['no tests']}",
-        f"- equivalent (explained below): {len(survivors) - len(unexplained)}",
-        f"- **kill rate of non-equivalent mutants: {rate:.1%}** (timeouts count as detected)",
-        f"- unexplained survivors: {len(unexplained)}",
+        "| module | mutants | killed | survived (not equivalent) | timed out | equivalent "
+        "| not run | kill rate of non-equivalent |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        *(module_row(module, status, equivalent) for module in MODULES),
+        "",
+        "Timeouts count as detected. Equivalent mutants are explained below "
+        "(`tests/mutation_equivalents.toml`).",
+        f"Unexplained survivors: {len(unexplained)}.",
         "",
         "## Survivors",
         "",
     ]
     for name in survivors:
         why = equivalent.get(name, "**not explained: a missing test**")
-        lines += [f"### `{name}` ({found[name]})", "", why, "", "```diff", diff(name), "```", ""]
+        lines += [f"### `{name}` ({status[name]})", "", why, "", "```diff"]
+        lines += [diff(name, found[name][1]), "```", ""]
     lines += ["## Timed out (detected)", ""]
-    lines += [f"- `{name}`: `{diff(name).replace(chr(10), ' / ')}`" for name in timeouts]
-    return "\n".join(lines)
+    lines += [
+        f"- `{name}`: `{diff(name, found[name][1]).replace(chr(10), ' / ')}`" for name in timeouts
+    ]
+    return "\n".join(lines) + "\n"
 
 
-def main() -> int:
-    if "--report-only" not in sys.argv:
-        run_mutmut()
+def main(arguments: list[str]) -> int:
+    """``python -m tests.mutation_report [--report-only | --no-report] [module …]``.
+
+    Without modules: every module of :data:`MODULES`. The report always covers every module
+    that has results.
+    """
+    chosen = [a for a in arguments if not a.startswith("--")] or list(MODULES)
+    if "--report-only" not in arguments:
+        for module in chosen:
+            run_mutmut(module)
+    if "--no-report" in arguments:
+        return 0
     equivalent: dict[str, str] = tomllib.loads(EQUIVALENTS.read_text("utf-8"))["equivalent"]
     found = statuses()
     REPORT.write_text(render(found, equivalent), encoding="utf-8")
@@ -99,4 +182,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -511,3 +511,51 @@ def test_the_database_lock_closes_the_check_to_write_window(
     else:
         assert outcomes == [success, success], outcomes
         assert len(confirmed) == 2, "without the lock the window is open: double booking"
+
+
+@pytest.mark.parametrize("guarded", [True, False], ids=["guarded", "guard-removed"])
+def test_two_processes_importing_the_same_ids_store_them_once(
+    two_apps: tuple[App, App],
+    sample_applicants: list[Record],
+    monkeypatch: pytest.MonkeyPatch,
+    guarded: bool,
+) -> None:
+    """Deterministic window for imports across processes: both apps read the round's ids
+    (none taken), then every insert is held back by half a second.
+
+    The process lock cannot keep two apps apart; the round's write lock in the database,
+    taken before the id check, makes the second import wait and end as an input error (422
+    naming the ids). The ``guard-removed`` case patches that lock out: the second import then
+    runs into the unique index (500) every time.
+    """
+    first, second = two_apps
+    round_id = first.coordinator.new_round(name="Doppelimport")
+    batch = [feasible_copy(a, id=f"D-{i:03d}") for i, a in enumerate(sample_applicants[:5])]
+    real_writer = crud.add_applicants
+
+    def slow_writer(**kwargs: Any) -> Any:
+        time.sleep(0.5)  # between the id check and the insert
+        return real_writer(**kwargs)
+
+    monkeypatch.setattr("models.crud.add_applicants", slow_writer)
+    if not guarded:
+        monkeypatch.setattr("models.crud.lock_round_for_write", lambda **_: None)
+
+    def submit(i: int) -> int | str:
+        app = (first, second)[i]
+        try:
+            response = app.coordinator.request(
+                "POST", f"/api/rounds/{round_id}/import", json={"applicants": batch}
+            )
+        except Exception as error:  # the in-process client re-raises what became a 500
+            return f"500 {type(error).__name__}"
+        status: int = response.status_code
+        return status
+
+    outcomes = sorted(all_at_once(2, submit), key=str)
+    stored = first.coordinator.ok("GET", f"/api/rounds/{round_id}/applicants")
+    assert len(stored) == len(batch)
+    if guarded:
+        assert outcomes == [201, 422], outcomes
+    else:
+        assert outcomes[0] == 201 and str(outcomes[1]).startswith("500"), outcomes

@@ -223,27 +223,35 @@ def test_two_confirmations_per_offer_on_two_processes(
     assert sum(per_offer.values()) == OFFERS
 
 
-def test_two_manual_placements_per_offer_on_two_processes(
-    pair: Pair, sample_offers: list[Record], sample_applicants: list[Record]
-) -> None:
-    round_id = race_round(pair.engine, "Zwei Prozesse: von Hand", sample_offers, sample_applicants)
+def race_manual_placements(
+    pair: Pair, round_id: int, bodies: list[Record]
+) -> tuple[Counter[str], Counter[str]]:
+    """Post manual placements two at a time, one of each two through each process: every two
+    must end as one 201 and one 409. The database's (confirmed per offer, per applicant)."""
     first, second = pair.clients()
     with first, second:
         url = f"/api/rounds/{round_id}/placements"
         actions = [
-            post(
-                first if k == 0 else second,
-                url,
-                pair.token,
-                {"applicant_id": f"R-{2 * j + k:03d}", "offer_id": f"O-{j:02d}"},
-            )
-            for j in range(OFFERS)
-            for k in (0, 1)
+            post(first if k % 2 == 0 else second, url, pair.token, body)
+            for k, body in enumerate(bodies)
         ]
         statuses = all_at_once(actions)
-    per_pair = [tuple(sorted(statuses[2 * j : 2 * j + 2])) for j in range(OFFERS)]
-    assert Counter(per_pair) == {(201, 409): OFFERS}, Counter(per_pair)
-    per_offer, _ = assert_no_double_booking(pair.engine, round_id)
+    races = len(bodies) // 2
+    per_pair = [tuple(sorted(statuses[2 * i : 2 * i + 2])) for i in range(races)]
+    assert Counter(per_pair) == {(201, 409): races}, Counter(per_pair)
+    return assert_no_double_booking(pair.engine, round_id)
+
+
+def test_two_manual_placements_per_offer_on_two_processes(
+    pair: Pair, sample_offers: list[Record], sample_applicants: list[Record]
+) -> None:
+    round_id = race_round(pair.engine, "Zwei Prozesse: von Hand", sample_offers, sample_applicants)
+    bodies = [
+        {"applicant_id": f"R-{2 * j + k:03d}", "offer_id": f"O-{j:02d}"}
+        for j in range(OFFERS)
+        for k in (0, 1)
+    ]
+    per_offer, _ = race_manual_placements(pair, round_id, bodies)
     assert sum(per_offer.values()) == OFFERS
 
 
@@ -258,23 +266,12 @@ def test_one_applicant_placed_on_two_offers_by_two_processes(
         offers=2 * OFFERS,
         applicants=OFFERS,
     )
-    first, second = pair.clients()
-    with first, second:
-        url = f"/api/rounds/{round_id}/placements"
-        actions = [
-            post(
-                first if k == 0 else second,
-                url,
-                pair.token,
-                {"applicant_id": f"R-{i:03d}", "offer_id": f"O-{2 * i + k:02d}"},
-            )
-            for i in range(OFFERS)
-            for k in (0, 1)
-        ]
-        statuses = all_at_once(actions)
-    per_pair = [tuple(sorted(statuses[2 * i : 2 * i + 2])) for i in range(OFFERS)]
-    assert Counter(per_pair) == {(201, 409): OFFERS}, Counter(per_pair)
-    _, per_applicant = assert_no_double_booking(pair.engine, round_id)
+    bodies = [
+        {"applicant_id": f"R-{i:03d}", "offer_id": f"O-{2 * i + k:02d}"}
+        for i in range(OFFERS)
+        for k in (0, 1)
+    ]
+    _, per_applicant = race_manual_placements(pair, round_id, bodies)
     assert sum(per_applicant.values()) == OFFERS
 
 
