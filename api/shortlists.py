@@ -60,6 +60,7 @@ def suggestion_public(
     suggestion: matcher.Suggestion,
     thresholds: StrengthThresholds,
     rerank_explanation: str | None = None,
+    placement_status: PlacementStatus | None = None,
 ) -> SuggestionPublic:
     j = scores.offer_index[suggestion.offer_id]
     offer = scores.offers[j]
@@ -80,7 +81,25 @@ def suggestion_public(
         applicant_sentence=suggestion.explanation.applicant_sentence,
         offer_sentence=suggestion.explanation.offer_sentence,
         rerank_explanation=rerank_explanation,
+        placement_status=placement_status,
     )
+
+
+# --- the applicant's own placements in their shortlist ------------------------------------------
+
+
+def others_confirmed(confirmed: dict[str, str], applicant: Applicant) -> dict[str, str]:
+    """The round's confirmed placements but the applicant's own: their own place is theirs, not
+    taken (it was listed as infeasible, „kein freier Platz“)."""
+    return {a: o for a, o in confirmed.items() if a != applicant.external_id}
+
+
+def placement_statuses(session: Session, applicant: Applicant) -> dict[str, PlacementStatus]:
+    """Offer id → status of the applicant's latest placement on it (confirmed, rejected, …)."""
+    placements = crud.placements_of_applicant(
+        session=session, applicant_id=services.row_id(applicant.id)
+    )
+    return {services.offer_external_id(session, p.offer_id): p.status for p in placements}
 
 
 def _applicant_scores(
@@ -96,7 +115,9 @@ def _applicant_scores(
         scorer,
         [services.applicant_record(applicant)],
         offers.prepared,
-        confirmed=cache.confirmed_on(session, services.row_id(round_.id), offers),
+        confirmed=others_confirmed(
+            cache.confirmed_on(session, services.row_id(round_.id), offers), applicant
+        ),
     )
 
 
@@ -128,12 +149,17 @@ def shortlist(
         found = scores, list(ranking.suggestions)
     scores, suggestions = found
     thresholds = load_thresholds(scorer.embedder.model_id)
+    statuses = placement_statuses(session, applicant)
     return ShortlistPublic(
         applicant_id=applicant_id,
         ranker=ranker.name,
         suggestions=[
             suggestion_public(
-                scores, s, thresholds, ranker.explain(scores, 0, scores.offer_index[s.offer_id])
+                scores,
+                s,
+                thresholds,
+                ranker.explain(scores, 0, scores.offer_index[s.offer_id]),
+                statuses.get(s.offer_id),
             )
             for s in suggestions
         ],
@@ -157,7 +183,9 @@ def _from_heads(
     record = services.applicant_record(applicant)
     heads = cache.heads_for(scorer, entry, applicant, record, rankers)
     head = heads.heads[TOPIC_VIEW if topic_only else ranker.name]
-    confirmed = cache.confirmed_on(session, round_id, entry, entry.row_ids[head.columns])
+    confirmed = others_confirmed(
+        cache.confirmed_on(session, round_id, entry, entry.row_ids[head.columns]), applicant
+    )
     taken = Counter(confirmed.values())
     capacity = entry.prepared.constraints.capacity[head.columns]
     ids = [entry.offer_ids[int(row)] for row in entry.row_ids[head.columns]]

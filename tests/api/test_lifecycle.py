@@ -277,3 +277,32 @@ def test_placements_store_the_strength_label_of_their_pair(
         json={"applicant_id": applicant_id, "offer_id": other["offer_id"]},
     )
     assert placed["strength"] == other["strength"]
+
+
+def test_placing_a_rejected_pair_by_hand_needs_the_override(api: Api, scarce: int) -> None:
+    api.run(scarce)
+    [proposal] = api.placements(scarce, "proposed")
+    pair = {"applicant_id": proposal["applicant_id"], "offer_id": "H-002"}
+    base = f"/api/rounds/{scarce}"
+    api.ok("POST", f"{base}/placements/{proposal['id']}/reject", json={"reason": "Zu früh"})
+    shortlist = api.ok("GET", f"{base}/applicants/{pair['applicant_id']}/shortlist")
+    [marked] = [s for s in shortlist["suggestions"] if s["offer_id"] == "H-002"]
+    assert marked["placement_status"] == "rejected"
+
+    refused = api.post(f"{base}/placements", json=pair)
+    assert refused.status_code == 409, refused.text
+    assert "abgelehnt" in refused.json()["detail"] and "„Zu früh“" in refused.json()["detail"]
+    assert refused.json()["errors"][0]["field"] == "override_rejection"
+    assert api.placements(scarce, "confirmed") == []
+    not_a_switch = api.post(f"{base}/placements", json={**pair, "override_rejection": "yes"})
+    assert not_a_switch.status_code == 422
+
+    placed = api.ok(
+        "POST", f"{base}/placements", 201, json={**pair, "override_rejection": True, "reason": "OK"}
+    )
+    assert placed["status"] == "confirmed"
+    rows = audit_rows(api, scarce)
+    assert ("place", pair["applicant_id"], "H-002") in rows
+    assert ("override_rejection", pair["applicant_id"], "H-002") in rows
+    [entry] = api.ok("GET", f"{base}/audit", params={"kind": "override_rejection"})
+    assert f"Platzierung {proposal['id']}" in entry["detail"] and entry["offer_id"] == "H-002"
