@@ -758,7 +758,7 @@ function suggestionCard(ctx, rid, applicant, suggestion, index, canPlace, openOf
             "button--primary",
             async (reason) => {
               const override = suggestion.placement_status === "rejected";
-              if (override && !window.confirm(`${applicant.id} → ${suggestion.offer_id} wurde abgelehnt. Trotzdem platzieren?`)) return;
+              if (override && !window.confirm(`${applicant.id} → ${suggestion.offer_id} wurde abgelehnt. Trotzdem platzieren?`)) throw new Error("Nicht platziert: Die Ablehnung bleibt bestehen.");
               await api(`${rest(rid)}/placements`, {
                 method: "POST",
                 body: { applicant_id: applicant.id, offer_id: suggestion.offer_id, reason, override_rejection: override },
