@@ -11,8 +11,10 @@ Kinds (``action``) in use: ``confirm``, ``reject``, ``place``, ``mentor_accepted
 ``mentor_declined``, ``delete_applicant`` (written by the decision and privacy modules),
 ``round_settings``, ``offer_added``, ``offer_changed``, ``offer_deleted``, ``applicant_added``,
 ``applicant_changed``, ``token_issued``, ``token_revoked``, ``token_reissued``,
-``ranker_learned``; round status changes, runs and the placement lifecycle add their own
-(e.g. ``round_status`` with ``detail`` "open → matching").
+``ranker_learned``, ``override_rejection`` (a rejected pair placed by hand); runs write
+``run_started``, ``run_finished``, ``run_failed`` and ``run_cancelled`` (:func:`record_run`);
+round status changes and the placement lifecycle add their own (e.g. ``round_status`` with
+``detail`` "open → matching").
 """
 
 from __future__ import annotations
@@ -103,6 +105,28 @@ def record_placement(
     session.add(entry)
     session.flush()
     return entry
+
+
+#: Audit kind of a run's end, by its final status.
+RUN_ENDED = {
+    tables.RunStatus.DONE: "run_finished",
+    tables.RunStatus.FAILED: "run_failed",
+    tables.RunStatus.CANCELLED: "run_cancelled",
+}
+
+
+def record_run(
+    session: Session, run: tables.MatchingRun, action: str, *, actor: str, detail: str = ""
+) -> tables.AuditEntry:
+    """:func:`record` for a run's start or end: its id (as the API shows it) and mode, then
+    ``detail`` (parameters, counts, the error)."""
+    return record(
+        session,
+        actor=actor,
+        action=action,
+        round_id=run.round_id,
+        detail=f"Lauf {run.id} ({run.mode})" + (f": {detail}" if detail else ""),
+    )
 
 
 def pseudonymise(session: Session, applicant: tables.Applicant) -> int:

@@ -6,9 +6,12 @@ Invalid input ends with a message naming the record and field, exit code 2, and 
 from __future__ import annotations
 
 import json
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -18,6 +21,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
+from typer._click import exceptions as usage
+from typer.core import TyperGroup
 
 import matcher
 from api import learning, office, services
@@ -62,14 +67,107 @@ DIRECTION_LABELS = {
 DEMO_BUDGET = 100_000.0
 EXIT_INVALID_INPUT = 2
 
+out = Console()
+err = Console(stderr=True)
+
+
+# --- usage errors in German ---------------------------------------------------------------------
+# Typer (0.29: its own copy of Click, values checked by pydantic) words usage errors in English.
+# ``GermanUsageGroup`` catches every one where the command line is parsed and reports it like
+# any other bad input (``fail``): German, naming the option, exit code 2. ``--help`` stays.
+
+#: The two usage errors Click raises as a plain ``UsageError``, with only English text to go by.
+_NO_SUCH_COMMAND = re.compile(
+    r"No such command '(?P<name>.*?)'\.(?: Did you mean '(?P<hint>.*?)'\?)?"
+)
+_EXTRA_ARGUMENTS = re.compile(r"Got unexpected extra argument(?:s|\(s\))? \((?P<extra>.*)\)")
+
+
+def _option(param: Any) -> str:
+    """How the user writes a parameter: ``--round`` for an option, ``PATH`` for an argument."""
+    if param is None:
+        return "Eingabe"
+    return str(param.opts[0] if param.param_type_name == "option" else param.name.upper())
+
+
+def _choices(param: Any) -> list[str]:
+    """The values of an enum-typed parameter (empty for any other type)."""
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return [str(member.value) for member in annotation]
+    return []
+
+
+def _bad_value(error: usage.BadParameter) -> str:
+    """A value the option's type refused, in the words of the one German translation."""
+    name = _option(error.param)
+    cause = error.__cause__
+    problems = cause.errors() if isinstance(cause, ValidationError) else []
+    choices = _choices(error.param)
+    if choices:
+        given = f" (nicht „{problems[0]['input']}“)" if problems else ""
+        return f"„{name}“ muss einer dieser Werte sein: {', '.join(choices)}{given}."
+    if problems and problems[0]["type"] not in {"value_error", "assertion_error"}:
+        return matcher.german.message(problems[0], loc=(name,))
+    return f"„{name}“ hat einen ungültigen Wert."
+
+
+def usage_message(error: usage.UsageError) -> str:
+    """A German sentence for any usage error of the command line, naming the option."""
+    if isinstance(error, usage.MissingParameter):
+        choices = _choices(error.param)
+        which = f" ({', '.join(choices)})" if choices else ""
+        kind = "Option" if error.param and error.param.param_type_name == "option" else "Angabe"
+        return f"Die {kind} {_option(error.param)} fehlt{which}."
+    if isinstance(error, usage.BadParameter):
+        return _bad_value(error)
+    if isinstance(error, usage.NoSuchOption):
+        hint = f" Gemeint: {' oder '.join(error.possibilities)}?" if error.possibilities else ""
+        return f"Die Option {error.option_name} gibt es hier nicht.{hint}"
+    if isinstance(error, usage.BadOptionUsage):
+        if "does not take a value" in error.message:
+            return f"Die Option {error.option_name} nimmt keinen Wert."
+        return f"Die Option {error.option_name} braucht einen Wert."
+    if found := _NO_SUCH_COMMAND.fullmatch(error.message):
+        hint = f" Gemeint: {found['hint']}?" if found["hint"] else ""
+        return f"Den Befehl „{found['name']}“ gibt es nicht.{hint}"
+    if found := _EXTRA_ARGUMENTS.fullmatch(error.message):
+        return f"Überzählige Angabe: {found['extra']}."
+    return "Der Aufruf ist unvollständig oder falsch."
+
+
+@contextmanager
+def german_usage_errors() -> Iterator[None]:
+    """Report a usage error raised in the block in German (stderr, exit code 2)."""
+    try:
+        yield
+    except usage.NoArgsIsHelpError:  # a bare ``matcher`` or ``matcher users``: the help
+        raise
+    except usage.UsageError as error:
+        where = f" Hilfe: {error.ctx.command_path} --help" if error.ctx else ""
+        fail(usage_message(error) + where)
+
+
+class GermanUsageGroup(TyperGroup):
+    """The ``matcher`` command: parsing its own and its subcommands' arguments (``invoke``
+    parses the subcommand's) happens inside :func:`german_usage_errors`."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with german_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with german_usage_errors():
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
     help="Hospitation Matcher: rank and assign host offers for Berlin's exchange programme.",
+    cls=GermanUsageGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
 
 ApplicantsOption = Annotated[
     Path,

@@ -18,7 +18,7 @@ from typing import Literal
 from sqlmodel import Session
 
 import matcher
-from api import outbox, services
+from api import audit, outbox, services
 from api.auth import Principal
 from api.errors import Conflict, NotFound
 from matcher import TopicScorer
@@ -129,11 +129,14 @@ def place_manually(
     offer_id: str,
     principal: Principal,
     reason: str | None,
+    *,
+    override_rejection: bool = False,
 ) -> Placement:
     """A coordinator's own placement: confirmed at once, if feasible, with the pair's score.
 
-    Open proposals it makes impossible (the applicant's others; the offer's, once it is full)
-    become ``superseded``.
+    A pair whose proposal was rejected is placed only with ``override_rejection`` (else 409),
+    and the override is audited. Open proposals it makes impossible (the applicant's others;
+    the offer's, once it is full) become ``superseded``.
     """
     applicant = services.require_applicant(session, round_id, applicant_id)
     offer = services.require_offer(session, round_id, offer_id)
@@ -141,6 +144,13 @@ def place_manually(
         scorer, [services.applicant_record(applicant)], [services.offer_record(offer)]
     )
     _lock_writable(session, round_id, [services.row_id(offer.id)])
+    rejection = _rejection(session, applicant, offer)
+    if rejection is not None and not override_rejection:
+        raise Conflict(
+            f"{applicant_id} → {offer_id} wurde abgelehnt{_because(rejection)}. Mit "
+            "„override_rejection“: true wird trotzdem platziert.",
+            [{"field": "override_rejection", "message": "Der Vorschlag wurde abgelehnt."}],
+        )
     _check_placeable(session, applicant, offer)
     placement = crud.add_placements(
         session=session,
@@ -156,8 +166,33 @@ def place_manually(
         ],
     )[0]
     _transition(session, placement, PlacementEvent.CONFIRM, principal, reason, action="place")
+    if rejection is not None:
+        audit.record_placement(
+            session,
+            placement,
+            actor=principal.actor,
+            action="override_rejection",
+            reason=reason,
+            detail=f"Ablehnung von Platzierung {rejection.id}{_because(rejection)} übergangen",
+        )
     _supersede_conflicts(session, placement, principal)
     return placement
+
+
+def _rejection(session: Session, applicant: Applicant, offer: Offer) -> Placement | None:
+    """The pair's latest rejected proposal, if any."""
+    rejected = [
+        p
+        for p in crud.placements_of_applicant(
+            session=session, applicant_id=services.row_id(applicant.id)
+        )
+        if p.offer_id == offer.id and p.status is PlacementStatus.REJECTED
+    ]
+    return rejected[-1] if rejected else None
+
+
+def _because(placement: Placement) -> str:
+    return f" („{placement.reason}“)" if placement.reason else ""
 
 
 def mentor_decide(

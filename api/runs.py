@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api import learning, services
+from api import audit, learning, services
 from api.errors import Conflict
 from api.funding import cost_json, funding_of
 from api.settings import get_settings
@@ -136,7 +136,7 @@ class RunManager:
         session.refresh(round_)
         if round_.status is RoundStatus.CLOSED:
             raise Conflict(f"Runde {round_id} ist abgeschlossen und nur noch lesbar.")
-        crud.fail_expired_runs(session=session, error=LEASE_EXPIRED)
+        _fail_expired(session)
         if crud.active_run(session=session, round_id=round_id) is not None:
             raise Conflict("Für diese Runde läuft bereits eine Zuordnung.")
         try:
@@ -149,6 +149,9 @@ class RunManager:
                 lease_until=self.lease(),
                 parameters=parameters,
             )
+            audit.record_run(
+                session, run, "run_started", actor=actor, detail=_parameters_text(parameters)
+            )
             session.commit()
         except IntegrityError as error:  # the unique index: another process was first
             raise Conflict("Für diese Runde läuft bereits eine Zuordnung.") from error
@@ -157,12 +160,15 @@ class RunManager:
     def submit(self, run_id: int) -> Future[None]:
         return self._executor.submit(self._execute, run_id)
 
-    def cancel(self, session: Session, run: MatchingRun) -> MatchingRun:
+    def cancel(self, session: Session, run: MatchingRun, *, actor: str = "system") -> MatchingRun:
         """Ask a run to stop; a queued run stops at once, a running one at its next stage."""
         session.refresh(run)
         if run.status in FINAL:
             raise Conflict(f"Die Zuordnung ist bereits beendet ({run.status.value}).")
         crud.request_cancel(session=session, run_id=services.row_id(run.id))
+        session.refresh(run)
+        if run.status is RunStatus.CANCELLED:  # it was queued: stopped now, by ``actor``
+            audit.record_run(session, run, "run_cancelled", actor=actor, detail="vor dem Start")
         session.commit()
         session.refresh(run)
         return run
@@ -178,7 +184,7 @@ class RunManager:
             try:
                 with Session(self.engine) as session:
                     crud.renew_leases(session=session, owner=self.owner, until=self.lease())
-                    crud.fail_expired_runs(session=session, error=LEASE_EXPIRED)
+                    _fail_expired(session)
                     session.commit()
             except Exception:  # e.g. the database is busy: the next beat tries again
                 logger.exception("run heartbeat failed")
@@ -253,6 +259,14 @@ class RunManager:
         # A forced capacity cut can leave an offer with more guests than places: none is free.
         free = scores.feasibility.free_places.clip(min=0).sum()
         result = {**_result(assignment, ids, free), "ranker": ranker}
+        audit.record_run(
+            session,
+            run,
+            audit.RUN_ENDED[RunStatus.DONE],
+            actor="system",
+            detail=f"{len(ids)} Vorschläge, {len(assignment.unplaced)} ohne Platz, "
+            f"{len(assignment.placements) - len(ids)} bestätigte beibehalten",
+        )
         self._write(
             session,
             run,
@@ -310,7 +324,7 @@ class RunManager:
     def _set_final(
         self, session: Session, run_id: int, status: RunStatus, stage: str, error: str | None = None
     ) -> None:
-        crud.update_active_run(
+        ended = crud.update_active_run(
             session=session,
             run_id=run_id,
             owner=self.owner,
@@ -319,6 +333,10 @@ class RunManager:
             error=error,
             finished_at=utc_now(),
         )
+        run = session.get(MatchingRun, run_id)
+        if ended and run is not None:
+            detail = error or ""
+            audit.record_run(session, run, audit.RUN_ENDED[status], actor="system", detail=detail)
         session.commit()
 
     @staticmethod
@@ -326,6 +344,22 @@ class RunManager:
         session.refresh(run)
         if run.cancel_requested:
             raise RunCancelled
+
+
+def _fail_expired(session: Session) -> list[int]:
+    """Fail the runs of dead processes (:data:`LEASE_EXPIRED`), audited (the caller commits)."""
+    failed = crud.fail_expired_runs(session=session, error=LEASE_EXPIRED)
+    for run_id in failed:
+        run = session.get(MatchingRun, run_id)
+        if run is not None:
+            audit.record_run(session, run, "run_failed", actor="system", detail=LEASE_EXPIRED)
+    return failed
+
+
+def _parameters_text(parameters: dict[str, Any] | None) -> str:
+    """The run's budget and quotas in a few words (empty: none set)."""
+    named = {k: v for k, v in (parameters or {}).items() if v not in (None, {}, [])}
+    return ", ".join(f"{key} {value}" for key, value in named.items())
 
 
 def _result(assignment: Assignment, placement_ids: dict[str, int], places: Any) -> dict[str, Any]:
@@ -360,6 +394,6 @@ def fail_expired_runs(engine: Engine) -> int:
     """At start-up: fail the runs whose process is gone (lease expired); runs that another
     live process is executing are left alone. The count."""
     with Session(engine) as session:
-        failed = crud.fail_expired_runs(session=session, error=LEASE_EXPIRED)
+        failed = _fail_expired(session)
         session.commit()
         return len(failed)

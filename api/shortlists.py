@@ -63,6 +63,7 @@ def suggestion_public(
     suggestion: matcher.Suggestion,
     thresholds: StrengthThresholds,
     rerank_explanation: str | None = None,
+    placement_status: PlacementStatus | None = None,
 ) -> SuggestionPublic:
     j = scores.offer_index[suggestion.offer_id]
     offer = scores.offers[j]
@@ -83,7 +84,25 @@ def suggestion_public(
         applicant_sentence=suggestion.explanation.applicant_sentence,
         offer_sentence=suggestion.explanation.offer_sentence,
         rerank_explanation=rerank_explanation,
+        placement_status=placement_status,
     )
+
+
+# --- the applicant's own placements in their shortlist ------------------------------------------
+
+
+def others_confirmed(confirmed: dict[str, str], applicant: Applicant) -> dict[str, str]:
+    """The round's confirmed placements but the applicant's own: their own place is theirs, not
+    taken (it was listed as infeasible, „kein freier Platz“)."""
+    return {a: o for a, o in confirmed.items() if a != applicant.external_id}
+
+
+def placement_statuses(session: Session, applicant: Applicant) -> dict[str, PlacementStatus]:
+    """Offer id → status of the applicant's latest placement on it (confirmed, rejected, …)."""
+    placements = crud.placements_of_applicant(
+        session=session, applicant_id=services.row_id(applicant.id)
+    )
+    return {services.offer_external_id(session, p.offer_id): p.status for p in placements}
 
 
 def _applicant_scores(
@@ -99,7 +118,9 @@ def _applicant_scores(
         scorer,
         [services.applicant_record(applicant)],
         offers.prepared,
-        confirmed=cache.confirmed_on(session, services.row_id(round_.id), offers),
+        confirmed=others_confirmed(
+            cache.confirmed_on(session, services.row_id(round_.id), offers), applicant
+        ),
     )
 
 
@@ -132,7 +153,10 @@ def shortlist(
         scores = ranker.apply(_applicant_scores(session, scorer, round_, applicant))
         ranking = matcher.rank_applicant(scores, 0, top_k=top_k, topic_only=topic_only)
         listed = _listed(scores, ranking.suggestions, ranker, thresholds)
-    return ShortlistPublic(applicant_id=applicant_id, ranker=ranker.name, suggestions=listed)
+    # Marked after the kept answer is read: the applicant's placements are not part of its key.
+    statuses = placement_statuses(session, applicant)
+    marked = [s.model_copy(update={"placement_status": statuses.get(s.offer_id)}) for s in listed]
+    return ShortlistPublic(applicant_id=applicant_id, ranker=ranker.name, suggestions=marked)
 
 
 def _listed(
@@ -174,7 +198,9 @@ def _from_heads(
     cached = cache.heads_for(scorer, entry, applicant, record, rankers)
     heads = cached.heads
     head = heads.heads[TOPIC_VIEW if topic_only else ranker.name]
-    confirmed = cache.confirmed_on(session, round_id, entry, entry.row_ids[head.columns])
+    confirmed = others_confirmed(
+        cache.confirmed_on(session, round_id, entry, entry.row_ids[head.columns]), applicant
+    )
     taken = Counter(confirmed.values())
     ids = [entry.offer_ids[int(row)] for row in entry.row_ids[head.columns]]
     counts = np.array([taken[i] for i in ids], dtype=np.int64)

@@ -137,6 +137,12 @@ class SuggestionPublic(BaseModel):
     rerank_explanation: str | None = Field(
         default=None, description="features the learned re-ranker weighed most (German)"
     )
+    placement_status: PlacementStatus | None = Field(
+        default=None,
+        description="this applicant's latest placement on this offer: `confirmed` (their own "
+        "place, never counted as taken), `proposed`, `rejected` (placing by hand needs "
+        "`override_rejection`), …; null: none",
+    )
 
 
 class ShortlistPublic(BaseModel):
@@ -237,6 +243,10 @@ class ManualPlacement(BaseModel):
     applicant_id: SafeText = Field(min_length=1, max_length=500)
     offer_id: SafeText = Field(min_length=1, max_length=500)
     reason: SafeText | None = Field(default=None, max_length=2000)
+    override_rejection: StrictBool = Field(
+        default=False,
+        description="place the pair although its proposal was rejected (else 409); audited",
+    )
 
 
 class PlacementView(BaseModel):

@@ -49,7 +49,14 @@ def place_by_hand(
     services.require_round(session, round_id, writable=True)
     with decisions.writing(session, lock):
         placement = decisions.place_manually(
-            session, scorer, round_id, body.applicant_id, body.offer_id, principal, body.reason
+            session,
+            scorer,
+            round_id,
+            body.applicant_id,
+            body.offer_id,
+            principal,
+            body.reason,
+            override_rejection=body.override_rejection,
         )
     return services.placement_view(session, placement)
 

@@ -56,7 +56,12 @@ def show_run(round_id: IdPath, run_id: IdPath, session: SessionDep, _: Coordinat
 
 @router.post("/{run_id}/cancel")
 def cancel_run(
-    round_id: IdPath, run_id: IdPath, session: SessionDep, runs: RunsDep, _: CoordinatorDep
+    round_id: IdPath,
+    run_id: IdPath,
+    session: SessionDep,
+    runs: RunsDep,
+    principal: CoordinatorDep,
 ) -> RunPublic:
     """Stop a queued or running run; it writes no proposals."""
-    return _public(runs.cancel(session, _require_run(session, round_id, run_id)))
+    run = _require_run(session, round_id, run_id)
+    return _public(runs.cancel(session, run, actor=principal.actor))

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer.main
 from sqlmodel import Session
 from typer.testing import CliRunner
 
 from api.cli import app
 from models import crud
 from models.db import init_db, make_engine
+from tests.hardening.test_messages_de import english_words
 
 COMMANDS = ["demo", "rank", "assign", "evaluate", "import", "export", "template"]
 
@@ -235,3 +240,65 @@ def test_users_create_for_unknown_applicant_is_a_clear_error(
     )
     assert result.exit_code == 2
     assert "Runde 99" in result.stderr
+
+
+def _commands(group: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+    """Every (sub)command of the CLI with the words that call it; groups too."""
+    yield path, group
+    for name, command in getattr(group, "commands", {}).items():
+        yield from _commands(command, [*path, name])
+
+
+def _usage_mistakes() -> Iterator[tuple[list[str], str]]:
+    """(command line, what the message must name) for each kind of usage error, everywhere."""
+    for path, command in _commands(typer.main.get_command(app), []):
+        yield [*path, "--gibt-es-nicht"], "--gibt-es-nicht"
+        if hasattr(command, "commands"):
+            yield [*path, "gibtsnicht"], "gibtsnicht"
+            continue
+        required = [p for p in command.params if p.required]
+        if required:
+            first = required[0]
+            shown = first.opts[0] if first.param_type_name == "option" else first.name.upper()
+            yield path, shown
+        for param in command.params:
+            if param.param_type_name != "option":
+                continue
+            option, kind = param.opts[0], param.type_descriptor.annotation
+            if param.is_flag:
+                yield [*path, f"{option}=3"], option
+                continue
+            yield [*path, option], option  # the value is missing
+            if kind in (int, int | None, float, float | None) or (
+                isinstance(kind, type) and issubclass(kind, Enum)
+            ):
+                yield [*path, option, "x"], option
+    yield ["exprot"], "export"  # misspelt: the message suggests the command
+    yield ["export", "--round", "1", "a.csv", "b.csv"], "b.csv"
+    yield ["db", "current", "überzählig"], "überzählig"
+
+
+USAGE_MISTAKES = list(_usage_mistakes())
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"), USAGE_MISTAKES, ids=[" ".join(a) or "-" for a, _ in USAGE_MISTAKES]
+)
+def test_every_usage_error_is_german_and_names_the_option(
+    runner: CliRunner, database_url: str, arguments: list[str], named: str
+) -> None:
+    """Click's own usage errors (missing, unknown, bad values) in German, exit code 2."""
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Fehler: "), result.output
+    assert named in result.output
+    sentence = result.output.split(" Hilfe: ")[0]  # the help hint names commands (`list`)
+    assert english_words(sentence) == [], result.output
+    assert "Usage" not in result.output and "Try" not in result.output
+
+
+def test_usage_errors_cover_every_kind() -> None:
+    """The walk reaches each kind of mistake the parser reports, not only unknown options."""
+    kinds = {a[-1] if a else "" for a, _ in USAGE_MISTAKES}
+    assert {"--gibt-es-nicht", "gibtsnicht", "x", "--round", "--json=3"} <= kinds
+    assert ["users", "create"] in [a for a, _ in USAGE_MISTAKES]  # --role missing

@@ -94,6 +94,7 @@ def test_mentor_decline_frees_the_place_and_the_next_run_fills_it(api: Api, scar
 @pytest.mark.parametrize("event", ["withdraw", "release"])
 def test_withdraw_and_release_free_the_place(api: Api, scarce: int, event: str) -> None:
     placement, runner_up = confirmed_guest(api, scarce)
+    _, applicant = api.issue(Role.APPLICANT, scarce, applicant_id=placement["applicant_id"])
     base = f"/api/rounds/{scarce}/placements/{placement['id']}"
     missing_reason = api.post(f"{base}/{event}", json={})
     assert missing_reason.status_code == 422
@@ -103,6 +104,9 @@ def test_withdraw_and_release_free_the_place(api: Api, scarce: int, event: str) 
     twice = api.post(f"{base}/{event}", json={"reason": "noch einmal"})
     assert twice.status_code == 409
     assert ended["status"] in twice.json()["detail"]
+    mine = api.ok("GET", "/api/me/suggestions", token=applicant)
+    said = {"withdraw": "zurückgezogen", "release": "aufgehoben"}[event]
+    assert {s["offer_id"]: s["status"] for s in mine}["H-002"] == said
     assert_place_refilled(api, scarce, placement, runner_up)
     assert (event, placement["applicant_id"], "H-002") in audit_rows(api, scarce)
 
@@ -151,8 +155,12 @@ def test_closing_needs_every_proposal_decided_and_a_closed_round_can_reopen(
     rejected_pairs = {(p["applicant_id"], p["offer_id"]) for p in rejected}
     proposed = {(p["applicant_id"], p["offer_id"]) for p in run["result"]["proposals"]}
     assert not proposed & rejected_pairs
-    actions = [row[0] for row in audit_rows(api, round_id)]
+    rows = audit_rows(api, round_id)
+    actions = [row[0] for row in rows]
     assert actions.count("reject") == pending
+    assert {(a, o) for action, a, o in rows if action == "reject"} == {
+        (p["applicant_id"], p["offer_id"]) for p in rejected
+    }  # public ids (A-…, H-…), not row numbers
     assert [a for a in actions if a.startswith("round_")] == [
         "round_matching",
         "round_close",
@@ -277,3 +285,32 @@ def test_placements_store_the_strength_label_of_their_pair(
         json={"applicant_id": applicant_id, "offer_id": other["offer_id"]},
     )
     assert placed["strength"] == other["strength"]
+
+
+def test_placing_a_rejected_pair_by_hand_needs_the_override(api: Api, scarce: int) -> None:
+    api.run(scarce)
+    [proposal] = api.placements(scarce, "proposed")
+    pair = {"applicant_id": proposal["applicant_id"], "offer_id": "H-002"}
+    base = f"/api/rounds/{scarce}"
+    api.ok("POST", f"{base}/placements/{proposal['id']}/reject", json={"reason": "Zu früh"})
+    shortlist = api.ok("GET", f"{base}/applicants/{pair['applicant_id']}/shortlist")
+    [marked] = [s for s in shortlist["suggestions"] if s["offer_id"] == "H-002"]
+    assert marked["placement_status"] == "rejected"
+
+    refused = api.post(f"{base}/placements", json=pair)
+    assert refused.status_code == 409, refused.text
+    assert "abgelehnt" in refused.json()["detail"] and "„Zu früh“" in refused.json()["detail"]
+    assert refused.json()["errors"][0]["field"] == "override_rejection"
+    assert api.placements(scarce, "confirmed") == []
+    not_a_switch = api.post(f"{base}/placements", json={**pair, "override_rejection": "yes"})
+    assert not_a_switch.status_code == 422
+
+    placed = api.ok(
+        "POST", f"{base}/placements", 201, json={**pair, "override_rejection": True, "reason": "OK"}
+    )
+    assert placed["status"] == "confirmed"
+    rows = audit_rows(api, scarce)
+    assert ("place", pair["applicant_id"], "H-002") in rows
+    assert ("override_rejection", pair["applicant_id"], "H-002") in rows
+    [entry] = api.ok("GET", f"{base}/audit", params={"kind": "override_rejection"})
+    assert f"Platzierung {proposal['id']}" in entry["detail"] and entry["offer_id"] == "H-002"

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 import matcher
-from api import services
+from api import services, shortlists
 from api.auth import authenticate
 from api.cli import app as cli
 from matcher.rerank import MIN_DECISIONS_PER_CLASS
@@ -22,6 +22,7 @@ from matcher.strength import Strength, load_thresholds
 from models.db import make_engine
 from models.tables import PlacementStatus, Role
 from tests.api.conftest import Api, Record, sample_records
+from tests.hardening.test_messages_de import english_words
 from tests.support import bearer
 
 #: Keys applicants and mentors never receive: the coordinators' numbers and internal fields.
@@ -328,3 +329,33 @@ def test_learning_a_ranker_is_audited(
     [entry] = api.ok("GET", f"/api/rounds/{api_round}/audit", params={"kind": "ranker_learned"})
     assert entry["actor"] == api.coordinator_actor
     assert learned["version"] in entry["detail"]
+
+
+def test_runs_are_audited_with_who_mode_parameters_and_counts(api: Api, api_round: int) -> None:
+    """Started (who, mode, budget) and finished (counts); run_failed and run_cancelled:
+    ``test_runs.py``, failure by an expired lease: ``test_crash_safety.py``."""
+    base = f"/api/rounds/{api_round}"
+    started = api.ok("POST", f"{base}/runs", 202, json={"mode": "max-fit", "budget": 25000})
+    run = api.wait_run(api_round, started["id"])
+    assert run["status"] == "done"
+    [begun] = api.ok("GET", f"{base}/audit", params={"kind": "run_started"})
+    assert begun["actor"] == api.coordinator_actor
+    assert begun["detail"].startswith(f"Lauf {run['id']} (max-fit): ")
+    assert "budget 25000" in begun["detail"]
+    [finished] = api.ok("GET", f"{base}/audit", params={"kind": "run_finished"})
+    result = run["result"]
+    assert finished["actor"] == "system"
+    assert finished["detail"] == (
+        f"Lauf {run['id']} (max-fit): {len(result['proposals'])} Vorschläge, "
+        f"{len(result['unplaced'])} ohne Platz, {len(result['pinned'])} bestätigte beibehalten"
+    )
+    kinds = [e["action"] for e in api.ok("GET", f"{base}/audit")]
+    assert kinds.index("run_started") < kinds.index("run_finished")
+
+
+def test_applicants_read_every_placement_state_in_german() -> None:
+    """„Meine Vorschläge“ names each state in German words (no internal status value)."""
+    assert set(shortlists.STATUS_LABELS) == set(PlacementStatus)
+    for status, label in shortlists.STATUS_LABELS.items():
+        assert label != status.value and english_words(label) == [], label
+    assert shortlists.STATUS_LABELS[PlacementStatus.DECLINED_BY_HOST] == "abgesagt"

@@ -61,6 +61,21 @@ def proposed_round(api: Api, api_round: int) -> int:
     return api_round
 
 
+def one_more_run(counts: dict[str, int]) -> dict[str, int]:
+    """Table counts after one run that stored nothing: its row and its two audit entries."""
+    return {
+        **counts,
+        "matchingrun": counts["matchingrun"] + 1,
+        "auditentry": counts["auditentry"] + 2,
+    }
+
+
+def run_events(api: Api, round_id: int, run_id: int) -> list[str]:
+    """Kinds of the round's audit entries about one run, oldest first."""
+    entries = api.ok("GET", f"/api/rounds/{round_id}/audit")
+    return [e["action"] for e in entries if (e["detail"] or "").startswith(f"Lauf {run_id} ")]
+
+
 @pytest.mark.parametrize("stage", ["Zuordnung berechnen", STAGES[0], STAGES[-1]])
 def test_cancel_halfway_leaves_everything_as_before(
     api: Api, proposed_round: int, set_hook: Callable[[Hook | None], None], stage: str
@@ -82,7 +97,8 @@ def test_cancel_halfway_leaves_everything_as_before(
     assert run["result"] is None
     assert run["finished_at"] is not None
     assert placement_rows(api) == rows_before
-    assert api.counts() == {**counts_before, "matchingrun": counts_before["matchingrun"] + 1}
+    assert api.counts() == one_more_run(counts_before)
+    assert run_events(api, proposed_round, run["id"]) == ["run_started", "run_cancelled"]
     again = api.post(f"/api/rounds/{proposed_round}/runs/{run['id']}/cancel")
     assert again.status_code == 409
 
@@ -125,7 +141,8 @@ def test_failure_halfway_leaves_no_partial_proposals(
     assert "Platte voll" in run["error"]
     assert run["result"] is None
     assert placement_rows(api) == rows_before
-    assert api.counts() == {**counts_before, "matchingrun": counts_before["matchingrun"] + 1}
+    assert api.counts() == one_more_run(counts_before)
+    assert run_events(api, proposed_round, run["id"]) == ["run_started", "run_failed"]
 
     monkeypatch.undo()
     set_hook(None)

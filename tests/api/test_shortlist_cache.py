@@ -297,3 +297,42 @@ def test_applicants_with_the_same_texts_share_a_fit_and_answer_exactly(
     api.ok("GET", url(round_id, ids[0], 5, False))
     wait_warm(api, round_id)
     assert_all_equal(api, round_id, ids, (5,))
+
+
+def test_shortlists_mark_the_applicants_own_place_and_rejected_pairs(
+    api: Api, offers_data: list[Record], applicants_data: list[Record]
+) -> None:
+    """A-001's confirmed place on the one-place H-002 is theirs (feasible, no reasons), not
+    „kein freier Platz“; for A-002 it is full. A rejected pair says so. Heads = full path."""
+    round_id = api.new_round(offers_data, applicants_data[:20])
+    api.ok("GET", url(round_id, "A-001", 5, False))  # prepares the offers, starts the warm-up
+    placed = api.ok(
+        "POST",
+        f"/api/rounds/{round_id}/placements",
+        201,
+        json={"applicant_id": "A-001", "offer_id": "H-002"},
+    )
+    assert placed["status"] == "confirmed"
+    other = api.ok("GET", url(round_id, "A-002", 1, False))["suggestions"][0]
+    assert other["offer_id"] != "H-002"  # H-002 is full for A-002
+    api.add_placements(round_id, [("A-002", other["offer_id"])], PlacementStatus.REJECTED)
+    wait_warm(api, round_id)
+    assert_all_equal(api, round_id, ["A-001", "A-002"], (1, 5, 100))
+
+    def listed(applicant_id: str, topic_only: bool) -> dict[str, Record]:
+        answer = api.ok("GET", url(round_id, applicant_id, 100, topic_only))
+        return {s["offer_id"]: s for s in answer["suggestions"]}
+
+    for topic_only in (False, True):
+        own = listed("A-001", topic_only)["H-002"]
+        assert (own["feasible"], own["reasons"], own["placement_status"]) == (
+            True,
+            [],
+            "confirmed",
+        )
+    full_for_others = listed("A-002", True)["H-002"]
+    assert not full_for_others["feasible"] and full_for_others["placement_status"] is None
+    assert any("keinen freien Platz" in r for r in full_for_others["reasons"])
+    assert listed("A-002", True)[other["offer_id"]]["placement_status"] == "rejected"
+    unmarked = [s for s in listed("A-002", True).values() if s["offer_id"] != other["offer_id"]]
+    assert all(s["placement_status"] is None for s in unmarked)

@@ -99,7 +99,9 @@ def test_server_killed_during_a_run_loses_the_run_and_nothing_else(
         assert confirmed[0]["reason"] == MANUAL["reason"]
         audit = coordinator.ok("GET", f"{base}/audit")
         assert [(e["action"], e["placement_id"], e["reason"]) for e in audit] == [
-            ("place", placed["id"], MANUAL["reason"])
+            ("place", placed["id"], MANUAL["reason"]),
+            ("run_started", None, None),
+            ("run_failed", None, None),  # failed by the next process, its lease having run out
         ]
         summary = coordinator.ok("GET", base)
         assert (summary["placed"], summary["proposed"]) == (1, 0)

@@ -737,7 +737,9 @@ function suggestionCard(ctx, rid, applicant, suggestion, index, canPlace, openOf
       ? badge("bestätigt", "placed")
       : suggestion.offer_id === openOffer
         ? badge("offener Vorschlag", "proposed")
-        : null;
+        : suggestion.placement_status === "rejected"
+          ? badge("abgelehnt", "rejected")
+          : null;
   let manual = null;
   if (canPlace && suggestion.offer_id !== openOffer) {
     manual = h(
@@ -755,9 +757,11 @@ function suggestionCard(ctx, rid, applicant, suggestion, index, canPlace, openOf
             `Auf ${suggestion.offer_id} platzieren`,
             "button--primary",
             async (reason) => {
+              const override = suggestion.placement_status === "rejected";
+              if (override && !window.confirm(`${applicant.id} → ${suggestion.offer_id} wurde abgelehnt. Trotzdem platzieren?`)) throw new Error("Nicht platziert: Die Ablehnung bleibt bestehen.");
               await api(`${rest(rid)}/placements`, {
                 method: "POST",
-                body: { applicant_id: applicant.id, offer_id: suggestion.offer_id, reason },
+                body: { applicant_id: applicant.id, offer_id: suggestion.offer_id, reason, override_rejection: override },
               });
               ctx.toast(`Platziert: ${applicant.id} → ${suggestion.offer_id}.`);
               ctx.rerender();
