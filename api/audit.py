@@ -43,6 +43,7 @@ CSV_COLUMNS = {
     "Was": "detail",
     "Begründung": "reason",
 }
+DETAIL_LENGTH: int = tables.AuditEntry.__table__.c.detail.type.length  # type: ignore[attr-defined]
 #: A cell starting with one of these would be a formula in Excel or LibreOffice.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -75,9 +76,17 @@ def record(
             applicant_public_id=applicant.external_id if applicant else None,
             offer_public_id=offer.external_id if offer else None,
             reason=reason,
-            detail=detail,
+            detail=_clipped(detail),
         ),
     )
+
+
+def _clipped(detail: str | None) -> str | None:
+    """At most the column's length (PostgreSQL refuses longer text, SQLite would keep it): a
+    run's error message after its id could otherwise make the failure itself unrecordable."""
+    if detail is None or len(detail) <= DETAIL_LENGTH:
+        return detail
+    return detail[: DETAIL_LENGTH - 1] + "…"
 
 
 def record_placement(
