@@ -203,7 +203,9 @@ def call_public(
         opened_at=call.opened_at,
         closed_at=call.closed_at,
         accepting=accepting(call),
-        pending=calls.count_pending(session=session, call_id=services.row_id(call.id)),
+        pending=calls.count_pending(
+            session=session, call_id=services.row_id(call.id), now=tables.utc_now()
+        ),
     )
 
 

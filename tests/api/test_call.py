@@ -328,3 +328,25 @@ def test_a_closed_round_takes_no_applications(
     answer = api.client.post(f"/api/public/calls/{slug}/applications", json=application)
     assert answer.status_code == 409 and "abgeschlossen" in answer.json()["detail"]
     assert mails(api, "address_confirmation") == []
+
+
+def test_expired_unconfirmed_applications_stop_counting_and_are_deleted_on_the_next(
+    api: Api, api_round: int, slug: str, application: Record
+) -> None:
+    url = f"/api/public/calls/{slug}/applications"
+    api.ok("POST", url, 202, json=application)
+    with api.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE pending_application SET expires_at = :past"),
+            {"past": datetime.now(UTC) - timedelta(minutes=1)},
+        )
+    assert api.ok("GET", f"/api/rounds/{api_round}/call")["pending"] == 0
+    api.ok("POST", url, 202, json=application | {"email": "spaeter@example.org"})
+    with api.engine.connect() as connection:
+        left = connection.execute(text("SELECT email FROM pending_application")).scalars().all()
+    assert left == ["spaeter@example.org"]  # nothing of the expired one stays
+    assert api.ok("GET", f"/api/rounds/{api_round}/call")["pending"] == 1
+    expired = api.client.post(
+        "/api/public/confirmations", json={"token": token_of(mails(api, "address_confirmation")[0])}
+    )
+    assert expired.status_code == 404
