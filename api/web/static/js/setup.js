@@ -330,9 +330,9 @@ async function loadCall(rid) {
   }
 }
 
-/** Mentors edit their offers online while the call is open and its offers deadline is ahead. */
+/** Mentors edit their offers online until the call's offers deadline (closing stops applications only). */
 function offersOpen(call) {
-  return Boolean(call && !call.closed_at && call.offers_until && new Date(call.offers_until) > new Date());
+  return Boolean(call?.offers_until && new Date(call.offers_until) > new Date());
 }
 
 /** An ISO timestamp as the value of a datetime-local input (the browser's local time). */
