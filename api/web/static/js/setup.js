@@ -369,7 +369,7 @@ function publicLink(call) {
 
 /** Open the call with its deadlines (or change them), show its link and state, close it. */
 function callCard(ctx, rid, writable, holder) {
-  const section = h("section", { class: "card", "aria-labelledby": "call-heading" });
+  const section = h("section", { class: "card call-card", "aria-labelledby": "call-heading" });
   const render = () => {
     const { call } = holder;
     const applications = h("input", { id: "call-applications", type: "datetime-local", required: true, value: localValue(call?.applications_until) });
