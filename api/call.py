@@ -32,8 +32,8 @@ from sqlmodel import Session
 import matcher
 from api import audit, cache, decisions, privacy, services, shortlists
 from api.auth import Principal, hash_token, new_token
-from api.errors import ApiError, Conflict, NotFound
-from api.outbox import enqueue_mail
+from api.errors import ApiError, Conflict, NotFound, Unprocessable
+from api.outbox import enqueue_mail, is_address
 from api.settings import Settings
 from matcher.scoring import score_prepared
 from matcher.strength import load_thresholds
@@ -46,6 +46,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 HONEYPOT_FIELD = "homepage"
 #: Where the confirmation link leads; the token travels in the fragment, never to a server log.
 PAGE = "/static/bewerbung.html"
+#: Where mentors enter their offers (the token follows in the fragment).
+OFFER_PAGE = "/static/angebot.html"
 #: Suggestions shown while applying.
 SUGGESTIONS = 5
 #: Actor of the audit entries written by confirmations (no person's name).
@@ -203,7 +205,9 @@ def call_public(
         opened_at=call.opened_at,
         closed_at=call.closed_at,
         accepting=accepting(call),
-        pending=calls.count_pending(session=session, call_id=services.row_id(call.id)),
+        pending=calls.count_pending(
+            session=session, call_id=services.row_id(call.id), now=tables.utc_now()
+        ),
     )
 
 
@@ -560,6 +564,48 @@ def require_offers_open(session: Session, round_id: int) -> None:
             f"Die Frist für Angebote ist am {berlin_time(call.offers_until)} abgelaufen; "
             "Änderungen bitte über die Koordination."
         )
+
+
+def invite_mentor(
+    session: Session,
+    account: tables.Account,
+    token: str,
+    email: str,
+    *,
+    round_id: int | None,
+    offer_ids: list[str],
+    settings: CallSettings,
+) -> None:
+    """E-mail a new mentor token as the link to the offer page, in English (mentors abroad);
+    only while the round's call takes offers, else the issuing is refused (409)."""
+    if account.role is not tables.Role.MENTOR or round_id is None:
+        raise Unprocessable(
+            "Eine Einladung per E-Mail gibt es nur für Mentoring-Zugänge.",
+            [{"field": "email", "message": "„E-Mail“ nur für die Rolle mentor."}],
+        )
+    if not is_address(email):
+        raise Unprocessable(
+            "Die E-Mail-Adresse ist ungültig.",
+            [{"field": "email", "message": "„E-Mail“ ist keine gültige E-Mail-Adresse."}],
+        )
+    require_offers_open(session, round_id)
+    call = require_call_of_round(session, round_id)
+    round_ = services.require_round(session, round_id)
+    enqueue_mail(
+        session,
+        kind="mentor_invitation",
+        to=email,
+        language="en",
+        context={
+            "name": account.label,
+            "round_name": round_.name,
+            "offers": ", ".join(offer_ids),
+            "deadline": call.offers_until,
+            "link": f"{settings.public_url.rstrip('/')}{OFFER_PAGE}#zugang={token}",
+        },
+        round_id=round_id,
+        offer_public_id=", ".join(offer_ids)[:500],
+    )
 
 
 def update_mentor_offer(

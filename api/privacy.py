@@ -1,9 +1,11 @@
 """Personal data (GDPR): what is stored about one applicant, and forgetting them.
 
 Applicants' names, e-mails and motivations are personal data. The access export lists every
-table that mentions the person: the profile, placements, tokens, audit entries and the stored
-results of batch runs. Erasure removes the profile, the cached embeddings of their texts, their
-placements and tokens (ON DELETE CASCADE) and their public id from every stored run result. The
+table that mentions the person: the profile, placements, tokens, audit entries, the stored
+results of batch runs and unconfirmed online applications from their e-mail address. Erasure
+removes the profile, the cached embeddings of their texts, their placements and tokens (ON DELETE
+CASCADE), their public id from every stored run result and those unconfirmed applications. A
+person known only by an unconfirmed application is found and erased by the e-mail address. The
 audit log keeps its entries under the applicant's row id, a pseudonym once the row is gone (row
 ids are never reused), without the free-text reasons written about them.
 
@@ -23,9 +25,15 @@ from api import audit, services
 from api.auth import Principal
 from matcher import TopicScorer
 from matcher.text import applicant_texts
-from models import crud, outbox
+from models import calls, crud, outbox
 from models.health import truncate_wal
-from models.tables import Applicant, AuditEntry, MatchingRun, PlacementStatus
+from models.tables import (
+    Applicant,
+    AuditEntry,
+    MatchingRun,
+    PendingApplication,
+    PlacementStatus,
+)
 
 #: Lists of a run result whose entries name one applicant each (``{"applicant_id": ...}``).
 _RESULT_LISTS = ("proposals", "pinned", "unplaced")
@@ -79,8 +87,50 @@ def personal_data(session: Session, round_id: int, applicant_id: str) -> dict[st
                 session=session, round_id=round_id, applicant_public_id=applicant_id
             )
         ],
+        "pending_applications": _pending_of(session, round_id, row.email),
         "embeddings": "Vektoren der Texte im Cache (werden beim Löschen entfernt)",
     }
+
+
+def _pending_of(session: Session, round_id: int, email: str | None) -> list[dict[str, Any]]:
+    """The round's unconfirmed online applications from this address, as stored."""
+    if not email:
+        return []
+    return [
+        _pending_view(p)
+        for p in calls.pending_with_email(session=session, round_id=round_id, email=email)
+    ]
+
+
+def _pending_view(pending: PendingApplication) -> dict[str, Any]:
+    return {
+        "email": pending.email,
+        "record": pending.record,
+        "created_at": pending.created_at.isoformat(),
+        "expires_at": pending.expires_at.isoformat(),
+    }
+
+
+def pending_personal_data(session: Session, round_id: int, email: str) -> dict[str, Any]:
+    """What is stored about an address that only applied online without confirming (yet)."""
+    services.require_round(session, round_id)
+    return {"pending_applications": _pending_of(session, round_id, email)}
+
+
+def forget_pending(session: Session, round_id: int, email: str, principal: Principal) -> int:
+    """Erase the unconfirmed applications from this address (the caller commits, then
+    ``wipe_erased``); the audit entry counts them and never names the address."""
+    services.require_round(session, round_id)
+    erased = calls.delete_pending_with_email(session=session, round_id=round_id, email=email)
+    if erased:
+        audit.record(
+            session,
+            actor=principal.actor,
+            action="delete_pending",
+            round_id=round_id,
+            detail=f"{erased} unbestätigte Bewerbung(en) gelöscht",
+        )
+    return erased
 
 
 def _entries_of(run: MatchingRun, applicant_id: str) -> dict[str, Any]:
@@ -126,6 +176,8 @@ def forget_applicant(
         for p in crud.placements_of_applicant(session=session, applicant_id=row_id)
     )
     forget_embeddings(session, scorer, row)
+    if row.email:
+        calls.delete_pending_with_email(session=session, round_id=round_id, email=row.email)
     outbox.delete_about(session=session, round_id=round_id, applicant_public_id=applicant_id)
     for run in crud.list_runs(session=session, round_id=round_id):
         if run.result and _entries_of(run, applicant_id):

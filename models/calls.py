@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import ColumnElement, and_
 from sqlmodel import Session, col, delete, func, select
 
 from models.tables import Applicant, CallForApplications, PendingApplication
@@ -48,9 +49,36 @@ def delete_expired_pending(*, session: Session, now: datetime) -> int:
     return int(session.exec(statement).rowcount)
 
 
-def count_pending(*, session: Session, call_id: int) -> int:
-    statement = select(func.count()).where(PendingApplication.call_id == call_id)
+def count_pending(*, session: Session, call_id: int, now: datetime) -> int:
+    """Applications still waiting for their address (expired ones no longer count)."""
+    statement = select(func.count()).where(
+        PendingApplication.call_id == call_id, col(PendingApplication.expires_at) > now
+    )
     return session.exec(statement).one()
+
+
+def _pending_of_address(round_id: int, email: str) -> ColumnElement[bool]:
+    """The round's pending applications from one address (compared case-insensitively)."""
+    of_round = select(CallForApplications.id).where(CallForApplications.round_id == round_id)
+    return and_(
+        col(PendingApplication.call_id).in_(of_round),
+        func.lower(col(PendingApplication.email)) == email.lower(),
+    )
+
+
+def pending_with_email(*, session: Session, round_id: int, email: str) -> list[PendingApplication]:
+    statement = (
+        select(PendingApplication)
+        .where(_pending_of_address(round_id, email))
+        .order_by(col(PendingApplication.id))
+    )
+    return list(session.exec(statement).all())
+
+
+def delete_pending_with_email(*, session: Session, round_id: int, email: str) -> int:
+    """Erase the round's unconfirmed applications from this address; how many there were."""
+    statement = delete(PendingApplication).where(_pending_of_address(round_id, email))
+    return int(session.exec(statement).rowcount)
 
 
 def applicant_ids(*, session: Session, round_id: int) -> list[str]:
@@ -120,6 +148,17 @@ class CallView(BaseModel):
 
 class Accepted(BaseModel):
     detail: str
+
+
+class AddressRequest(BaseModel):
+    """An e-mail address whose unconfirmed applications are asked for or erased (in the body,
+    never in the URL: addresses stay out of access logs)."""
+
+    email: str = Field(min_length=3, max_length=320, description="the applicant's address")
+
+
+class PendingErased(BaseModel):
+    erased: int = Field(description="unconfirmed applications deleted")
 
 
 class Confirmation(BaseModel):

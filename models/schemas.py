@@ -332,6 +332,11 @@ class AccountCreate(BaseModel):
     offer_ids: Annotated[list[SafeText], AfterValidator(_distinct)] = Field(
         default_factory=list, max_length=100
     )
+    email: str | None = Field(
+        default=None,
+        max_length=320,
+        description="mentor: e-mail the link to the offer page here (while the call takes offers)",
+    )
 
 
 class AccountIssued(BaseModel):

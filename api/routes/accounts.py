@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from api import services
+from api import call, services
 from api.deps import CoordinatorDep, IdPath, PlainDigits, PrincipalDep, SessionDep, SettingsDep
+from api.routes.call import CallSettingsDep
 from models.schemas import MAX_ROW_ID, AccountCreate, AccountIssued, AccountPublic, TokenPublic
 from models.tables import Account, utc_now
 
@@ -22,9 +23,16 @@ def who_am_i(session: SessionDep, principal: PrincipalDep) -> AccountPublic:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def issue_token(
-    body: AccountCreate, session: SessionDep, settings: SettingsDep, principal: CoordinatorDep
+    body: AccountCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    call_settings: CallSettingsDep,
+    principal: CoordinatorDep,
 ) -> AccountIssued:
     """A token for a coordinator, an applicant (one application) or a mentor (offers).
+
+    With ``email`` (mentors, while the round's call takes offers) the link to the offer page
+    is e-mailed too (English template ``mentor_invitation``).
 
     It expires 90 days after the round's closing day, or 180 days after issuance while the
     round has none (settings ``MATCHER_TOKEN_DAYS_AFTER_CLOSING``, ``…_LIFETIME_DAYS``).
@@ -39,6 +47,16 @@ def issue_token(
         actor=principal.actor,
         settings=settings,
     )
+    if body.email is not None:
+        call.invite_mentor(
+            session,
+            account,
+            token,
+            body.email,
+            round_id=body.round_id,
+            offer_ids=body.offer_ids,
+            settings=call_settings,
+        )
     session.commit()
     return _issued(account, token)
 

@@ -26,6 +26,7 @@ from api.deps import (
 from models.calls import (
     SLUG_PATTERN,
     Accepted,
+    AddressRequest,
     CallOpen,
     CallPublic,
     CallSuggestion,
@@ -33,6 +34,7 @@ from models.calls import (
     Confirmation,
     Confirmed,
     MyApplication,
+    PendingErased,
 )
 
 router = APIRouter(tags=["Ausschreibung"])
@@ -95,6 +97,31 @@ def close_call(
         result = call.close_call(session, round_id, actor=principal.actor, settings=settings)
         session.commit()
     return result
+
+
+@router.post("/api/rounds/{round_id}/call/pending/personal-data")
+def pending_personal_data(
+    round_id: IdPath, body: AddressRequest, session: SessionDep, _: CoordinatorDep
+) -> dict[str, Any]:
+    """Unconfirmed applications from one address (GDPR access request for a person who is no
+    applicant yet; an applicant's own request lists them too)."""
+    return privacy.pending_personal_data(session, round_id, body.email)
+
+
+@router.post("/api/rounds/{round_id}/call/pending/erase")
+def erase_pending(
+    round_id: IdPath,
+    body: AddressRequest,
+    session: SessionDep,
+    lock: WriteLockDep,
+    principal: CoordinatorDep,
+) -> PendingErased:
+    """Delete the unconfirmed applications from one address (GDPR erasure); their link stops."""
+    with lock:
+        erased = privacy.forget_pending(session, round_id, body.email, principal)
+        session.commit()
+    privacy.wipe_erased(session)
+    return PendingErased(erased=erased)
 
 
 @router.get("/api/public/calls/{slug}")

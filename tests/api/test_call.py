@@ -328,3 +328,50 @@ def test_a_closed_round_takes_no_applications(
     answer = api.client.post(f"/api/public/calls/{slug}/applications", json=application)
     assert answer.status_code == 409 and "abgeschlossen" in answer.json()["detail"]
     assert mails(api, "address_confirmation") == []
+
+
+def test_expired_unconfirmed_applications_stop_counting_and_are_deleted_on_the_next(
+    api: Api, api_round: int, slug: str, application: Record
+) -> None:
+    url = f"/api/public/calls/{slug}/applications"
+    api.ok("POST", url, 202, json=application)
+    with api.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE pending_application SET expires_at = :past"),
+            {"past": datetime.now(UTC) - timedelta(minutes=1)},
+        )
+    assert api.ok("GET", f"/api/rounds/{api_round}/call")["pending"] == 0
+    api.ok("POST", url, 202, json=application | {"email": "spaeter@example.org"})
+    with api.engine.connect() as connection:
+        left = connection.execute(text("SELECT email FROM pending_application")).scalars().all()
+    assert left == ["spaeter@example.org"]  # nothing of the expired one stays
+    assert api.ok("GET", f"/api/rounds/{api_round}/call")["pending"] == 1
+    expired = api.client.post(
+        "/api/public/confirmations", json={"token": token_of(mails(api, "address_confirmation")[0])}
+    )
+    assert expired.status_code == 404
+
+
+def test_a_mentor_token_issued_with_an_address_is_mailed_in_english_while_offers_are_open(
+    api: Api, api_round: int
+) -> None:
+    body = {"role": "mentor", "label": "Dr. Ana Ruiz", "round_id": api_round}
+    invite = body | {"offer_ids": ["H-001"], "email": "ana.ruiz@example.org"}
+    closed = api.request("POST", "/api/accounts", json=invite)
+    assert closed.status_code == 409 and "nicht online" in closed.json()["detail"]
+    assert mails(api, "mentor_invitation") == []
+    with api.engine.connect() as connection:
+        sql = text("SELECT count(*) FROM account WHERE label = 'Dr. Ana Ruiz'")
+        assert connection.execute(sql).scalar_one() == 0  # no token without its e-mail
+
+    open_offers(api, api_round, days=7)
+    wrong = api.request("POST", "/api/accounts", json=invite | {"email": "x"})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "email"
+    token = api.ok("POST", "/api/accounts", 201, json=invite)["token"]
+    [mail] = mails(api, "mentor_invitation")
+    assert mail["to"] == "ana.ruiz@example.org"
+    assert f"/static/angebot.html#zugang={token}" in mail["body"]
+    assert "Dear Dr. Ana Ruiz" in mail["body"] and "H-001" in mail["body"]
+    assert re.search(r"by \d\d\.\d\d\.\d{4} \d\d:\d\d \(Berlin time\)", mail["body"])
+    offers = api.client.get("/api/mentor/offers", headers={"Authorization": f"Bearer {token}"})
+    assert [o["id"] for o in offers.json()] == ["H-001"]

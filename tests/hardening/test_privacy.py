@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -429,3 +430,51 @@ def test_no_personal_data_in_server_output_when_a_write_fails(
         f"status {response.status_code}; the server log holds {len(found)} personal data items, "
         f"e.g. {found[:4]}"
     )
+
+
+def apply_online(client: HttpClient, slug: str, applicant: Record, email: str) -> None:
+    """An application on the public form that nobody confirms."""
+    fields = {k: v for k, v in applicant.items() if k != "id"} | {"email": email}
+    answer = client.post(f"/api/public/calls/{slug}/applications", json=fields)
+    assert answer.status_code == 202, answer.text
+
+
+def pending_of(engine: Engine, email: str) -> int:
+    sql = "SELECT count(*) FROM pending_application WHERE lower(email) = :e"
+    return count(engine, sql, e=email.lower())
+
+
+def test_unconfirmed_applications_are_disclosed_and_erased_with_their_address(
+    started: App, privacy_round: tuple[int, list[Record]]
+) -> None:
+    round_id, applicants = privacy_round
+    coordinator, engine = started.coordinator, started.engine
+    base = f"/api/rounds/{round_id}"
+    until = (datetime.now(UTC) + timedelta(days=14)).isoformat()
+    slug = coordinator.ok("PUT", f"{base}/call", json={"applications_until": until})["slug"]
+    target = next(a for a in applicants if a["id"] == TARGET)
+    stranger = "noch.unbestaetigt@example.org"
+    apply_online(coordinator.client, slug, target, target["email"].upper())  # same address
+    apply_online(coordinator.client, slug, applicants[5], stranger)  # nobody's applicant yet
+
+    data = coordinator.ok("GET", f"{base}/applicants/{TARGET}/personal-data")
+    [pending] = data["pending_applications"]
+    assert pending["email"].lower() == target["email"].lower()
+    assert pending["record"]["motivation"] == target["motivation"]
+    assert stranger not in json.dumps(data)
+    address = {"email": stranger.upper()}
+    alone = coordinator.ok("POST", f"{base}/call/pending/personal-data", json=address)
+    assert [p["email"] for p in alone["pending_applications"]] == [stranger]
+    assert target["email"] not in json.dumps(alone)
+
+    coordinator.ok("DELETE", f"{base}/applicants/{TARGET}", 204)
+    assert pending_of(engine, target["email"]) == 0
+    assert pending_of(engine, stranger) == 1  # somebody else's stays
+
+    erased = coordinator.ok("POST", f"{base}/call/pending/erase", json=address)
+    assert erased == {"erased": 1} and pending_of(engine, stranger) == 0
+    again = coordinator.ok("POST", f"{base}/call/pending/personal-data", json=address)
+    assert again == {"pending_applications": []}
+    sql = "SELECT count(*) FROM auditentry WHERE action = 'delete_pending' AND detail LIKE '1 %'"
+    assert count(engine, sql) == 1
+    assert count(engine, "SELECT count(*) FROM auditentry WHERE detail LIKE '%example.org%'") == 0

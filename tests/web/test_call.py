@@ -13,20 +13,21 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sentence_transformers import SentenceTransformer
 
 from api.app import create_app
 from api.call import CallSettings, get_call_settings
 from api.settings import Settings
 from models.tables import Role
-from tests.web.conftest import TIMEOUT_SECONDS, ServerThread, Site, screenshot
+from tests.web.conftest import TIMEOUT_SECONDS, ServerThread, Site, login, screenshot
 
 LINK = re.compile(r"https?://\S+#zugang=[A-Za-z0-9_-]+")
 EMAIL = "kim.neumann@example.org"
@@ -200,3 +201,47 @@ def test_a_mentor_updates_the_offer_through_the_invitation_link(site: Site, page
     stored = site.api("GET", f"/api/rounds/{site.round_id}/offers/H-001")
     assert (stored["capacity"], stored["max_weeks"]) == (5, 8)
     screenshot(page, "call-mentor-offer")
+
+
+def test_coordinator_opens_the_call_and_its_public_link_opens_the_form(
+    site: Site, page: Page, browser: Browser
+) -> None:
+    site.app.dependency_overrides[get_call_settings] = lambda: CallSettings(public_url=site.url)
+    login(page, site, site.coordinator_token)
+    page.goto(f"{site.url}/app/runden/{site.round_id}/einrichtung")
+    card = page.locator("section").filter(has=page.get_by_role("heading", name="Ausschreibung"))
+    state = card.get_by_test_id("call-state")
+    expect(state).to_contain_text("Noch keine Ausschreibung")
+    card.get_by_label("Bewerbungsfrist (Datum und Uhrzeit)").fill("2099-03-31T23:59")
+    card.get_by_label("Frist für Angebote", exact=False).fill("2099-03-15T12:00")
+    card.get_by_role("button", name="Ausschreibung öffnen").click()
+    expect(state).to_contain_text("Offen bis 31.03.2099, 23:59")
+    expect(state).to_contain_text("Angebote eintragen bis 15.03.2099, 12:00")
+    berlin = ZoneInfo("Europe/Berlin")
+    call = site.api("GET", f"/api/rounds/{site.round_id}/call")
+    opened = datetime.fromisoformat(call["applications_until"]).replace(tzinfo=UTC)
+    assert opened == datetime(2099, 3, 31, 23, 59, tzinfo=berlin)
+    screenshot(page, "call-setup")
+
+    # While mentors may enter offers, their invitation leads to the offer page and names the date.
+    page.get_by_text(re.compile(r"^Einzeln einladen")).click()
+    mentor = page.get_by_test_id("invitations").locator("tr", has_text="Mentoring").first
+    mentor.get_by_role("button", name=re.compile("^Einladung erstellen")).click()
+    invitation = mentor.get_by_test_id("invitation")
+    expect(invitation).to_have_value(re.compile(r"/static/angebot\.html#zugang=[A-Za-z0-9_%-]+"))
+    expect(invitation).to_have_value(re.compile(r"bis zum 15\.03\.2099, 12:00"))
+
+    link = card.get_by_test_id("call-link").input_value()
+    assert link == call["link"]
+    public = browser.new_context(locale="de-DE")
+    try:
+        form = public.new_page()
+        form.goto(link)
+        expect(form.locator("h1")).to_contain_text("Ausschreibung: ")
+        expect(form.get_by_label("Motivation")).to_be_visible()
+    finally:
+        public.close()
+
+    card.get_by_role("button", name="Ausschreibung schließen").click()
+    expect(state).to_contain_text("Geschlossen seit")
+    assert not site.api("GET", f"/api/rounds/{site.round_id}/call")["accepting"]

@@ -1,6 +1,7 @@
 // Round setup: create a round, import offers and applications (JSON, CSV, XLSX) with every
 // problem listed per record and field before anything is stored, add or edit one record, and
-// issue invitations (one link per applicant and mentor, or all of them as one CSV).
+// open the call for applications, and issue invitations (one link per applicant and mentor, or
+// all of them as one CSV).
 import { ApiError, api, describe, saveBlob } from "./api.js";
 import { page, rest, roundLine } from "./coordinator.js";
 import { h, nextId, num, replace, table, when } from "./dom.js";
@@ -317,6 +318,117 @@ function recordCard(ctx, rid, writable, offers, applicants, fields) {
   );
 }
 
+// --- call for applications --------------------------------------------------------------------
+
+/** The round's call, or null when it has none yet (404) or the round closed without one (409). */
+async function loadCall(rid) {
+  try {
+    return await api(`${rest(rid)}/call`);
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 404 || e.status === 409)) return null;
+    throw e;
+  }
+}
+
+/** Mentors edit their offers online until the call's offers deadline (closing stops applications only). */
+function offersOpen(call) {
+  return Boolean(call?.offers_until && new Date(call.offers_until) > new Date());
+}
+
+/** An ISO timestamp as the value of a datetime-local input (the browser's local time). */
+function localValue(iso) {
+  if (!iso) return "";
+  const moment = new Date(iso);
+  return new Date(moment.getTime() - moment.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+function callState(call) {
+  if (!call) return "Noch keine Ausschreibung: Bewerbungen kommen nur über den Import.";
+  if (call.closed_at) return `Geschlossen seit ${when(call.closed_at)}.`;
+  if (!call.accepting) return `Geschlossen: die Bewerbungsfrist ist am ${when(call.applications_until)} abgelaufen.`;
+  const offers = call.offers_until ? ` Angebote eintragen bis ${when(call.offers_until)}.` : "";
+  return `Offen bis ${when(call.applications_until)}.${offers} ${num(call.pending)} Bewerbungen warten auf die Bestätigung der E-Mail-Adresse.`;
+}
+
+/** The public link in a read-only field with a copy button (like the invitations). */
+function publicLink(call) {
+  const id = nextId("call-link");
+  const input = h("input", { id, type: "text", readonly: true, value: call.link, "data-testid": "call-link" });
+  const copy = h("button", { type: "button", class: "button" }, "Link kopieren");
+  copy.addEventListener("click", async () => {
+    input.select();
+    try {
+      await navigator.clipboard.writeText(input.value);
+      copy.textContent = "Kopiert";
+    } catch {
+      copy.textContent = "Markiert: mit Strg+C kopieren";
+    }
+  });
+  return [h("label", { for: id }, "Öffentlicher Link der Ausschreibung"), input, h("div", { class: "button-row" }, copy)];
+}
+
+/** Open the call with its deadlines (or change them), show its link and state, close it. */
+function callCard(ctx, rid, writable, holder) {
+  const section = h("section", { class: "card call-card", "aria-labelledby": "call-heading" });
+  const render = () => {
+    const { call } = holder;
+    const applications = h("input", { id: "call-applications", type: "datetime-local", required: true, value: localValue(call?.applications_until) });
+    const offers = h("input", { id: "call-offers", type: "datetime-local", value: localValue(call?.offers_until) });
+    const error = h("p", { class: "error", role: "alert" });
+    const send = async (path, options, message) => {
+      error.textContent = "";
+      try {
+        holder.call = await api(path, options);
+        ctx.toast(message);
+        render();
+      } catch (e) {
+        error.textContent = describe(e);
+      }
+    };
+    const form = h(
+      "form",
+      {
+        novalidate: true,
+        onsubmit: async (event) => {
+          event.preventDefault();
+          if (!applications.value) {
+            error.textContent = "Bitte geben Sie die Bewerbungsfrist an (Datum und Uhrzeit).";
+            applications.focus();
+            return;
+          }
+          const body = {
+            applications_until: new Date(applications.value).toISOString(),
+            offers_until: offers.value ? new Date(offers.value).toISOString() : null,
+          };
+          await send(`${rest(rid)}/call`, { method: "PUT", body }, "Ausschreibung geöffnet.");
+        },
+      },
+      h("label", { for: "call-applications" }, "Bewerbungsfrist (Datum und Uhrzeit)"),
+      applications,
+      h("label", { for: "call-offers" }, "Frist für Angebote der Mentorinnen und Mentoren (optional)"),
+      offers,
+      h(
+        "div",
+        { class: "button-row" },
+        h("button", { type: "submit", class: "button button--primary", disabled: !writable }, call ? "Fristen speichern und öffnen" : "Ausschreibung öffnen"),
+        call && !call.closed_at
+          ? h("button", { type: "button", class: "button button--danger", disabled: !writable, onclick: () => send(`${rest(rid)}/call/close`, { method: "POST" }, "Ausschreibung geschlossen.") }, "Ausschreibung schließen")
+          : null,
+      ),
+      error,
+    );
+    replace(
+      section,
+      h("h2", { id: "call-heading" }, "Ausschreibung"),
+      h("p", { role: "status", "data-testid": "call-state" }, callState(call)),
+      ...(call ? publicLink(call) : []),
+      form,
+    );
+  };
+  render();
+  return section;
+}
+
 // --- invitations --------------------------------------------------------------------------------
 
 /** Mentors: one invitation per mentor name (all their offers), else one per offer. */
@@ -331,28 +443,46 @@ function mentorGroups(offers) {
   return [...groups.values()];
 }
 
-function invitationText(person, link) {
+const ENGLISH_TIME = new Intl.DateTimeFormat("en-GB", { dateStyle: "long", timeStyle: "short", timeZone: "Europe/Berlin" });
+
+/** The mentor's part: the offer page while mentors may still edit their offers, else their guests. */
+function mentorText(person, call) {
+  if (!offersOpen(call)) {
+    return `für Ihre Angebote (${person.offers.join(", ")}) sehen Sie Ihre Gäste und können sie annehmen:\n`;
+  }
+  return (
+    `bitte tragen Sie Ihre Angebote (${person.offers.join(", ")}) bis zum ${when(call.offers_until)} ein ` +
+    "oder aktualisieren Sie sie (Plätze, Zeitraum, Sprachen, Beschreibung).\n" +
+    `Please enter or update your offers by ${ENGLISH_TIME.format(new Date(call.offers_until))} (Berlin time):\n`
+  );
+}
+
+function invitationText(person, link, call) {
   return (
     `Guten Tag ${person.name},\n\n` +
     (person.role === "applicant"
       ? "für Ihre Bewerbung um eine Hospitation sehen Sie Ihre Vorschläge und deren Stand hier:\n"
-      : `für Ihre Angebote (${person.offers.join(", ")}) sehen Sie Ihre Gäste und können sie annehmen:\n`) +
+      : mentorText(person, call)) +
     `${link}\n\nDer Link ist persönlich; bitte geben Sie ihn nicht weiter.\n\nIhre Koordination`
   );
 }
 
-async function issue(rid, person) {
+/** A new token for the person and its link: mentors go to the offer page while offers are open. */
+async function issue(rid, person, call) {
   const body =
     person.role === "applicant"
       ? { role: "applicant", label: `Bewerbung ${person.id}`.slice(0, 200), round_id: Number(rid), applicant_id: person.id }
       : { role: "mentor", label: person.name.slice(0, 200), round_id: Number(rid), offer_ids: person.offers };
   const issued = await api("/api/accounts", { method: "POST", body });
-  return `${location.origin}/#token=${encodeURIComponent(issued.token)}`;
+  const token = encodeURIComponent(issued.token);
+  return person.role === "mentor" && offersOpen(call)
+    ? `${location.origin}/static/angebot.html#zugang=${token}`
+    : `${location.origin}/#token=${token}`;
 }
 
 const csvCell = (value) => `"${String(value ?? "").replaceAll('"', '""')}"`;
 
-function invitationsCard(rid, offers, applicants) {
+function invitationsCard(rid, offers, applicants, holder) {
   const people = [
     ...applicants.map((a) => ({ role: "applicant", id: a.id, name: a.name || a.id, email: a.email, offers: [] })),
     ...mentorGroups(offers).map((m) => ({ role: "mentor", id: m.offers.join(", "), name: m.name, email: m.email, offers: m.offers })),
@@ -367,7 +497,7 @@ function invitationsCard(rid, offers, applicants) {
       // A few requests at a time: quick for a few hundred people, gentle on the server.
       for (let start = 0; start < people.length; start += 8) {
         const batch = people.slice(start, start + 8);
-        const links = await Promise.all(batch.map((person) => issue(rid, person)));
+        const links = await Promise.all(batch.map((person) => issue(rid, person, holder.call)));
         batch.forEach((person, i) => {
           const role = person.role === "applicant" ? "Bewerbung" : "Mentoring";
           rows.push([role, person.id, person.name, person.email, links[i]].map(csvCell).join(";"));
@@ -387,9 +517,9 @@ function invitationsCard(rid, offers, applicants) {
     button.addEventListener("click", async () => {
       button.disabled = true;
       try {
-        const link = await issue(rid, person);
+        const link = await issue(rid, person, holder.call);
         const id = nextId("invitation");
-        const text = h("textarea", { id, class: "invitation", rows: 8, readonly: true, "data-testid": "invitation" }, invitationText(person, link));
+        const text = h("textarea", { id, class: "invitation", rows: 8, readonly: true, "data-testid": "invitation" }, invitationText(person, link, holder.call));
         const copy = h("button", { type: "button", class: "button button--primary" }, "Text kopieren");
         copy.addEventListener("click", async () => {
           text.select();
@@ -511,8 +641,9 @@ async function tokensCard(ctx, rid) {
 }
 
 export async function setupView(ctx, rid) {
-  const [summary, offers, applicants, tokens, offerFields, applicantFields] = await Promise.all([
+  const [summary, call, offers, applicants, tokens, offerFields, applicantFields] = await Promise.all([
     api(rest(rid)),
+    loadCall(rid),
     api(`${rest(rid)}/offers`),
     api(`${rest(rid)}/applicants`),
     tokensCard(ctx, rid),
@@ -520,6 +651,7 @@ export async function setupView(ctx, rid) {
     api("/api/templates/applicants/fields"),
   ]);
   const writable = summary.status !== "closed";
+  const holder = { call }; // the call card updates it; invitations read it when they are made
   return [
     roundLine(summary),
     h("h1", {}, "Einrichtung"),
@@ -530,7 +662,8 @@ export async function setupView(ctx, rid) {
     ),
     importCard(ctx, rid, writable),
     recordCard(ctx, rid, writable, offers, applicants, { offers: offerFields, applicants: applicantFields }),
-    invitationsCard(rid, offers, applicants),
+    callCard(ctx, rid, writable, holder),
+    invitationsCard(rid, offers, applicants, holder),
     tokens,
   ];
 }
