@@ -211,7 +211,7 @@ def plain_feasible(applicant: Applicant, offer: Offer, confirmed: int) -> bool:
     return language and duration and dates and capacity
 
 
-@settings(max_examples=200, deadline=None)
+@strategies.thorough(200)
 @given(rounds())
 def test_vectorised_feasibility_equals_plain_rules(
     round_: tuple[list[Applicant], list[Offer], list[int]],
@@ -231,7 +231,7 @@ def test_vectorised_feasibility_equals_plain_rules(
 # --- property: the same, with every rule on or beside its boundary ---------------------------
 
 
-@settings(max_examples=300, deadline=None)
+@strategies.thorough(300)
 @given(strategies.boundary_pairs())
 def test_feasibility_at_the_boundaries_equals_plain_rules(
     pair: tuple[Applicant, Offer, int],
