@@ -43,7 +43,11 @@ MODULES: dict[str, list[str]] = {
         "tests/matcher/test_records.py",
         "tests/matcher/test_record_problems.py",
     ],
-    "matcher/assignment.py": ["tests/matcher/test_assignment.py", "tests/matcher/test_budget.py"],
+    "matcher/assignment.py": [
+        "tests/matcher/test_assignment_exact.py",
+        "tests/matcher/test_assignment.py",
+        "tests/matcher/test_budget.py",
+    ],
     "matcher/constraints.py": ["tests/matcher/test_constraints.py"],
     # Model-free: a fake two-model embedder, every step recomputed with numpy in the test.
     "matcher/topic.py": ["tests/matcher/test_topic_exact.py", "tests/matcher/test_topic_views.py"],
@@ -74,14 +78,15 @@ def work_folder(module: str) -> Path:
 WORKERS = os.environ.get("MUTMUT_WORKERS", "2")
 
 
-def run_mutmut(module: str) -> None:
+def run_mutmut(module: str, names: list[str] | None = None) -> None:
     """Run every mutant of one module (the code under test is imported from the work folder's
     mutants/, never from PYTHONPATH). ``MATCHER_MUTATION_RUN`` makes the property tests draw a
-    few fixed examples (tests/matcher/strategies.py: ``thorough``)."""
+    few fixed examples (tests/matcher/strategies.py: ``thorough``). ``names``: only these mutants
+    (mutmut collects the coverage of tests added since the last run first)."""
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     environment["MATCHER_MUTATION_RUN"] = "1"
     subprocess.run(
-        [str(MUTMUT), "run", "--max-children", WORKERS],
+        [str(MUTMUT), "run", "--max-children", WORKERS, *(names or [])],
         cwd=work_folder(module),
         env=environment,
         check=True,
@@ -171,13 +176,20 @@ def render(found: dict[str, tuple[str, Path]], equivalent: dict[str, str]) -> st
 
 
 def main(arguments: list[str]) -> int:
-    """``python -m tests.mutation_report [--report-only | --no-report] [module …]``.
+    """``python -m tests.mutation_report [--report-only | --survivors | --no-report] [module …]``.
 
     Without modules: every module of :data:`MODULES`. The report always covers every module
     that has results.
     """
     chosen = [a for a in arguments if not a.startswith("--")] or list(MODULES)
-    if "--report-only" not in arguments:
+    if "--survivors" in arguments:  # after new tests: rerun only what survived last time
+        alive = {n for n, (s, _) in statuses().items() if s in {"survived", "no tests"}}
+        for module in chosen:
+            prefix = module.removesuffix(".py").replace("/", ".") + "."
+            mine = sorted(n for n in alive if n.startswith(prefix))
+            if mine:
+                run_mutmut(module, mine)
+    elif "--report-only" not in arguments:
         for module in chosen:
             run_mutmut(module)
     if "--no-report" in arguments:

@@ -45,6 +45,7 @@ class FakeEmbedder:
     def __init__(self, views: tuple[View, ...] = VIEWS) -> None:
         self.views = views
         self.prompts: list[str | None] = []
+        self.progress: list[bool] = []
 
     @property
     def width(self) -> int:
@@ -61,6 +62,7 @@ class FakeEmbedder:
         self, texts: Sequence[str], *, prompt_name: str | None = None, show_progress: bool = False
     ) -> np.ndarray:
         self.prompts.append(prompt_name)
+        self.progress.append(show_progress)
         return np.array([self.vector(t, prompt_name) for t in texts], dtype=np.float32).reshape(
             len(texts), self.width
         )
@@ -196,6 +198,9 @@ def test_sentence_match_blocks_give_the_same_numbers(monkeypatch: pytest.MonkeyP
     np.testing.assert_allclose(sentence_match(applicants, offers, slice(4, 7)), expected, atol=1e-6)
     everything = _match(fake, APPLICANTS[1], OFFERS[1], "query", "document", slice(None))
     np.testing.assert_allclose(sentence_match(applicants, offers), everything, atol=1e-6)
+    assert sentence_match(applicants, offers).dtype == np.float32
+    one = _texts(fake, tuple(part[:1] for part in OFFERS), "document")
+    np.testing.assert_allclose(sentence_match(applicants, one), everything[:, :1], atol=1e-6)
     empty = _texts(fake, ([], [], []), "document")
     assert sentence_match(applicants, empty).shape == (4, 0)
     assert sentence_match(empty, offers).shape == (0, 3)
@@ -209,6 +214,7 @@ def test_embedded_texts_split_documents_and_sentences() -> None:
     np.testing.assert_array_equal(texts.sentences_of(1)[2], fake.vector("Parken.", "query"))
     np.testing.assert_array_equal(texts.whole[3], fake.vector("X.", "query"))
     assert texts.sentence_texts[1] == ("Radverkehr.", "Ampeln.", "Parken.")
+    assert [len(texts.sentences_of(i)) for i in range(4)] == [2, 3, 1, 1]
     assert [texts.language_of(i) for i in range(4)] == ["de", "fi", "hu", None]
     assert texts.layout == VIEWS
     bare = embed_documents(FakeEmbedder(()), ["a"], [["a"]])
@@ -223,6 +229,11 @@ def test_records_are_embedded_as_queries_and_documents_with_their_languages() ->
     applicants = embed_applicants(fake, [applicant])
     offers = embed_offers(fake, [offer])
     assert fake.prompts == ["query", "document"]
+    embed_applicants(fake, [applicant], show_progress=True)
+    embed_offers(fake, [offer], show_progress=True)
+    embed_documents(fake, ["a"], [["a"]], show_progress=True)
+    embed_documents(fake, ["a"], [["a"]])
+    assert fake.progress == [False, False, True, True, True, False]
     assert offers.languages == ("fr",)
     assert len(applicants.languages) == 1
     assert applicants.sentence_texts[0] and offers.sentence_texts[0]
@@ -238,3 +249,17 @@ def test_the_bundled_reference_corpus_is_used_by_default() -> None:
     assert reference.sentence_texts == tuple(tuple(reference_sentences(t)) for t in lines)
     assert reference.languages == ("de",) * len(lines)
     assert scorer.embedder.prompts == ["query"]
+
+
+def test_texts_without_languages_are_read_by_every_model() -> None:
+    fake = FakeEmbedder()
+    scorer = TopicScorer(fake, REFERENCE)
+    wholes, sentence_lists, _ = APPLICANTS
+    unknown = embed_documents(fake, wholes, sentence_lists, prompt_name="query")
+    tagged = _texts(fake, (wholes, sentence_lists, [None] * 4), "query")
+    offers = _texts(fake, OFFERS, "document")
+    untagged_offers = embed_documents(fake, OFFERS[0], OFFERS[1], prompt_name="document")
+    expected = scorer.fit(tagged, offers).fit
+    np.testing.assert_allclose(scorer.fit(unknown, offers).fit, expected, atol=1e-6)
+    both = scorer.fit(tagged, untagged_offers).fit
+    np.testing.assert_allclose(scorer.fit(unknown, untagged_offers).fit, both, atol=1e-6)
