@@ -119,8 +119,9 @@ def diff(name: str, folder: Path) -> str:
 def module_row(module: str, found: dict[str, str], equivalent: dict[str, str]) -> str:
     """One table row: the counts of a module and its kill rate of non-equivalent mutants.
 
-    A mutant that makes the covering tests run past mutmut's limit was noticed (it hangs or
-    loops); it counts as detected. Mutants of an interrupted run ("not checked") are counted
+    A mutant that makes the covering tests run past mutmut's limit (it hangs or loops) or crash
+    the test process (segfault, e.g. an invalid sparse graph handed to scipy) was noticed; it
+    counts as detected. Mutants of an interrupted run ("not checked") are counted
     apart and left out of the rate.
     """
     prefix = module.removesuffix(".py").replace("/", ".") + "."
@@ -131,11 +132,12 @@ def module_row(module: str, found: dict[str, str], equivalent: dict[str, str]) -
     alive = [n for n, s in mine.items() if s in {"survived", "no tests"}]
     explained = [n for n in alive if n in equivalent]
     considered = len(mine) - len(explained) - counts["not checked"]
-    detected = counts["killed"] + counts["timeout"]
+    stopped = counts["timeout"] + counts["segfault"]
+    detected = counts["killed"] + stopped
     rate = f"{detected / considered:.1%}" if considered else "–"
     return (
         f"| `{module}` | {len(mine)} | {counts['killed']} | {len(alive) - len(explained)} "
-        f"| {counts['timeout']} | {len(explained)} | {counts['not checked']} | {rate} |"
+        f"| {stopped} | {len(explained)} | {counts['not checked']} | {rate} |"
     )
 
 
@@ -143,7 +145,7 @@ def render(found: dict[str, tuple[str, Path]], equivalent: dict[str, str]) -> st
     """The Markdown report: totals per module, then every survivor with its diff."""
     status = {name: s for name, (s, _) in found.items()}
     survivors = sorted(n for n, s in status.items() if s in {"survived", "no tests"})
-    timeouts = sorted(n for n, s in status.items() if s == "timeout")
+    timeouts = sorted(n for n, s in status.items() if s in {"timeout", "segfault"})
     unexplained = [n for n in survivors if n not in equivalent]
     lines = [
         "# Mutation report",
@@ -152,12 +154,12 @@ def render(found: dict[str, tuple[str, Path]], equivalent: dict[str, str]) -> st
         "module runs only its covering tests, listed in `tests/mutation_report.py`, with the "
         "property tests at 25 fixed examples).",
         "",
-        "| module | mutants | killed | survived (not equivalent) | timed out | equivalent "
-        "| not run | kill rate of non-equivalent |",
+        "| module | mutants | killed | survived (not equivalent) | timed out / crashed "
+        "| equivalent | not run | kill rate of non-equivalent |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
         *(module_row(module, status, equivalent) for module in MODULES),
         "",
-        "Timeouts count as detected. Equivalent mutants are explained below "
+        "Timeouts and crashes count as detected. Equivalent mutants are explained below "
         "(`tests/mutation_equivalents.toml`).",
         f"Unexplained survivors: {len(unexplained)}.",
         "",
@@ -168,7 +170,7 @@ def render(found: dict[str, tuple[str, Path]], equivalent: dict[str, str]) -> st
         why = equivalent.get(name, "**not explained: a missing test**")
         lines += [f"### `{name}` ({status[name]})", "", why, "", "```diff"]
         lines += [diff(name, found[name][1]), "```", ""]
-    lines += ["## Timed out (detected)", ""]
+    lines += ["## Timed out or crashed (detected)", ""]
     lines += [
         f"- `{name}`: `{diff(name, found[name][1]).replace(chr(10), ' / ')}`" for name in timeouts
     ]

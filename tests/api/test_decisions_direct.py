@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 import matcher
 from api import decisions, services
@@ -30,6 +30,7 @@ from models.lifecycle import PlacementEvent
 from models.schemas import BulkDecision
 from models.tables import (
     MentorDecision,
+    OutboxMessage,
     Placement,
     PlacementCreate,
     PlacementStatus,
@@ -556,3 +557,17 @@ def test_an_edit_breaking_two_placements_lists_both(round_: Round) -> None:
         f"{described[1]} Mit force=true wird sie trotzdem gespeichert und die Platzierungen "
         "kommen zur Prüfung in die Aufgabenliste."
     )
+
+
+def test_a_confirmation_and_its_end_are_mailed_to_the_applicant(round_: Round) -> None:
+    """The transition reports its own event to the outbox (rejections write no mail)."""
+    chosen = round_.propose("A-1", "H-1")
+    decisions.reject(round_.session, round_.propose("A-2", "H-2"), COORDINATOR, None)
+    decisions.confirm(round_.session, round_.id, chosen, COORDINATOR, None)
+    decisions.end_confirmed(
+        round_.session, round_.id, chosen.id or 0, PlacementEvent.RELEASE, COORDINATOR, "krank"
+    )
+    round_.session.commit()
+    mails = round_.session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))
+    kinds = [m.kind for m in mails]
+    assert kinds == ["placement_confirmed", "placement_ended"]
