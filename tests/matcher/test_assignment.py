@@ -8,7 +8,7 @@ from datetime import date
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -85,7 +85,7 @@ def _total(utility: np.ndarray, result: np.ndarray) -> float:
     return float(sum(utility[i, j] for i, j in enumerate(result.tolist()) if j >= 0))
 
 
-@settings(max_examples=200, deadline=None)
+@strategies.thorough(200)
 @given(instances())
 def test_solve_max_fit_is_feasible_and_optimal(
     instance: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -97,7 +97,7 @@ def test_solve_max_fit_is_feasible_and_optimal(
     assert _total(utility, result) == pytest.approx(best.utility, abs=TOLERANCE)
 
 
-@settings(max_examples=200, deadline=None)
+@strategies.thorough(200)
 @given(instances())
 def test_solve_max_placed_places_most_then_fits_best(
     instance: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -177,7 +177,7 @@ def _proposed_per_offer(assignment: Assignment) -> Counter[str]:
     return Counter(p.offer_id for p in assignment.placements if not p.pinned)
 
 
-@settings(max_examples=200, deadline=None)
+@strategies.thorough(200)
 @given(rounds())
 def test_assign_keeps_every_promise(round_: Round) -> None:
     scores, rejected = round_.scores, round_.rejected
@@ -246,7 +246,7 @@ def test_assign_keeps_every_promise(round_: Round) -> None:
         assert proposed_total == pytest.approx(best.utility, abs=TOLERANCE)
 
 
-@settings(max_examples=100, deadline=None)
+@strategies.thorough(100)
 @given(rounds())
 def test_placement_score_is_the_score_rank_shows(round_: Round) -> None:
     scores = round_.scores

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from matcher import InvalidRecordsError, Mode, Offer, assign, load_table, parse_records, solve
 from matcher.budget import NO_LIMIT, Limits, solve_limited
 from matcher.funding import CityCost, Funding, cost_matrix, euros
+from tests.matcher import strategies
 from tests.matcher.conftest import build_scores, make_applicant, make_offer, offer_dict
 from tests.matcher.test_assignment import Round, rounds
 
@@ -135,7 +136,7 @@ def check_within_limits(instance: Instance, choice: np.ndarray) -> None:
         assert limits.cost[rows, cols].sum() <= limits.budget, "budget exceeded"
 
 
-@settings(max_examples=300, deadline=None)
+@strategies.thorough(300)
 @given(instances())
 # Budget 0: only free placements; budget exactly one placement's cost; quota 0; no limits at all.
 @example(example_instance([[0.9, 0.5], [0.8, 0.4]], [[3, 0], [0, 2]], 0.0))
@@ -195,7 +196,7 @@ def _agency_names(round_: Round) -> dict[str, str]:
     return {a.id: a.quota_agency for a in round_.scores.applicants}
 
 
-@settings(max_examples=150, deadline=None)
+@strategies.thorough(150)
 @given(rounds(), st.integers(0, 12), st.one_of(st.none(), st.integers(0, 2)), st.integers(0, 2))
 def test_assign_never_exceeds_budget_quotas_or_capacity(
     round_: Round, budget: int, agency_quota: int | None, city_quota: int

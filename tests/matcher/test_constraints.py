@@ -211,7 +211,7 @@ def plain_feasible(applicant: Applicant, offer: Offer, confirmed: int) -> bool:
     return language and duration and dates and capacity
 
 
-@settings(max_examples=200, deadline=None)
+@strategies.thorough(200)
 @given(rounds())
 def test_vectorised_feasibility_equals_plain_rules(
     round_: tuple[list[Applicant], list[Offer], list[int]],
@@ -231,7 +231,7 @@ def test_vectorised_feasibility_equals_plain_rules(
 # --- property: the same, with every rule on or beside its boundary ---------------------------
 
 
-@settings(max_examples=300, deadline=None)
+@strategies.thorough(300)
 @given(strategies.boundary_pairs())
 def test_feasibility_at_the_boundaries_equals_plain_rules(
     pair: tuple[Applicant, Offer, int],
@@ -316,3 +316,25 @@ def test_dates_reason_for_one_shared_day_counts_it() -> None:
 def test_last_day_of_a_stay_is_inclusive() -> None:
     assert last_day(date(2027, 3, 1), 1) == date(2027, 3, 7)
     assert last_day(date(2027, 3, 1), 2) == date(2027, 3, 14)
+
+
+def test_obstacles_count_each_constraint_most_frequent_first() -> None:
+    """The unplaced reason's summary: offers ruled out per constraint, zero counts left out."""
+    applicant = make_applicant(languages={"de": "C2"}, weeks_wanted=2)
+    offers = [
+        make_offer(id="O-1", working_languages=["fr"]),
+        make_offer(id="O-2", working_languages=["fr"], min_weeks=3),
+        make_offer(id="O-3", min_weeks=3, capacity=1),
+        make_offer(id="O-4", working_languages=["pl"]),
+        make_offer(id="O-5", available_from="2027-09-01", available_until="2027-12-31"),
+    ]
+    feasibility = check_feasibility([applicant], offers, [0, 0, 1, 0, 0])
+    assert feasibility.obstacles(0) == (
+        "von 5 Angeboten scheitern Sprache bei 3, Dauer bei 2, Zeitraum bei 1, Kapazität bei 1."
+    )
+
+
+def test_every_spoken_language_counts_not_only_the_last() -> None:
+    applicant = make_applicant(languages={"de": "C2", "fr": "C2", "pl": "C2"})
+    offers = [make_offer(id=f"O-{code}", working_languages=[code]) for code in ("de", "fr", "pl")]
+    assert check_feasibility([applicant], offers, [0, 0, 0]).language[0].tolist() == [True] * 3
