@@ -136,6 +136,16 @@ def with_open_call(method: str, suffix: str) -> Callable[[World], Call]:
     return build
 
 
+def pending_by_address(action: str) -> Callable[[World], Call]:
+    """An unconfirmed-applications request (access or erasure) of a round with an open call."""
+
+    def build(w: World) -> Call:
+        w.api.ok("PUT", f"{w.base}/call", json=CALL_OPEN)
+        return Call("POST", f"{w.base}/call/pending/{action}", {"email": "x@example.org"})
+
+    return build
+
+
 def change_my_offer(w: World) -> Call:
     """Change the mentor's offer while the round's call takes offers."""
     w.api.ok("PUT", f"{w.base}/call", json=CALL_OPEN | {"offers_until": "2099-01-01T00:00:00Z"})
@@ -170,6 +180,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("PUT", f"{R}/call"): Row(C, 200, lambda w: Call("PUT", f"{w.base}/call", CALL_OPEN)),
     ("GET", f"{R}/call"): Row(C, 200, with_open_call("GET", "/call")),
     ("POST", f"{R}/call/close"): Row(C, 200, with_open_call("POST", "/call/close")),
+    ("POST", f"{R}/call/pending/personal-data"): Row(C, 200, pending_by_address("personal-data")),
+    ("POST", f"{R}/call/pending/erase"): Row(C, 200, pending_by_address("erase")),
     ("GET", "/api/mentor/guests"): Row(M, 200, lambda w: Call("GET", "/api/mentor/guests")),
     ("GET", "/api/mentor/offers"): Row(M, 200, lambda w: Call("GET", "/api/mentor/offers")),
     ("PUT", "/api/mentor/offers/{offer_id}"): Row(M, 200, change_my_offer),
