@@ -31,7 +31,7 @@ from matcher.scoring import (
     wish_bonus,
     wish_rank,
 )
-from matcher.topic import TopicScorer, embed_applicants, embed_offers
+from matcher.topic import TopicScorer, embed_applicants, embed_documents, embed_offers
 from tests.matcher.conftest import make_applicant, make_offer
 from tests.matcher.fakes import FakeEmbedder
 
@@ -346,3 +346,53 @@ def test_replaced_offers_without_languages_stay_without(scorer: TopicScorer) -> 
             scorer.embedder, [make_offer(id="O-x", language="fr", working_languages=["fr"])]
         ).sentence_texts[0]
     )
+
+
+def test_scoring_prepared_offers_recomputes_nothing_of_the_offers(
+    scorer: TopicScorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The point of preparing: no baselines, no constraint arrays per applicant."""
+    from matcher import constraints
+
+    full = score_pairs(scorer, APPLICANTS, OFFERS, confirmed=CONFIRMED)
+    prepared = prepare_offers(scorer, OFFERS)
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("recomputed from the offers")
+
+    monkeypatch.setattr(scorer, "baselines", forbidden)
+    monkeypatch.setattr(constraints, "offer_constraints", forbidden)
+    _assert_same(score_prepared(scorer, APPLICANTS, prepared, confirmed=CONFIRMED), full)
+
+
+def test_pair_scores_keep_texts_and_records_for_explanations(scorer: TopicScorer) -> None:
+    scores = score_pairs(scorer, APPLICANTS, OFFERS)
+    fake = scorer.embedder
+    np.testing.assert_array_equal(
+        scores.applicant_texts.whole, embed_applicants(fake, APPLICANTS).whole
+    )
+    np.testing.assert_array_equal(scores.offer_texts.whole, embed_offers(fake, OFFERS).whole)
+    assert list(scores.feasibility.offers) == OFFERS
+    assert list(scores.feasibility.applicants) == APPLICANTS
+    assert scores.feasibility.reasons(2, 2)  # 3 weeks wanted, 1 allowed
+    prepared = score_prepared(scorer, APPLICANTS, prepare_offers(scorer, OFFERS))
+    np.testing.assert_array_equal(prepared.applicant_texts.whole, scores.applicant_texts.whole)
+    assert list(prepared.feasibility.offers) == OFFERS
+
+
+def test_taken_texts_renumber_their_sentences() -> None:
+    """Two documents with three sentences: ``starts`` has as many entries as the sentences."""
+    texts = embed_documents(FakeEmbedder(), ["a b", "c"], [["a", "b"], ["c"]])
+    taken = scoring._take_texts(texts, np.array([1, 0]))
+    assert taken.starts.tolist() == [0, 1, 3]
+    np.testing.assert_array_equal(taken.sentences, texts.sentences[[2, 0, 1]])
+
+
+def test_sentences_of_any_other_layout_are_taken_row_major() -> None:
+    texts = embed_documents(FakeEmbedder(), ["a b", "c"], [["a", "b"], ["c"]])
+    wide = np.zeros((3, 9), dtype=np.float32)
+    wide[:, :7] = texts.sentences
+    strided = replace(texts, sentences=wide[:, :7])  # neither C- nor F-contiguous
+    taken = scoring._take_texts(strided, np.array([0]))
+    assert taken.sentences.flags.c_contiguous and not taken.sentences.flags.f_contiguous
+    np.testing.assert_array_equal(taken.sentences, texts.sentences[:2])
