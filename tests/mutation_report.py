@@ -51,6 +51,8 @@ MODULES: dict[str, list[str]] = {
     "matcher/constraints.py": ["tests/matcher/test_constraints.py"],
     # Model-free: a fake two-model embedder, every step recomputed with numpy in the test.
     "matcher/topic.py": ["tests/matcher/test_topic_exact.py", "tests/matcher/test_topic_views.py"],
+    # Model-free as well: the same fake embedder, the fast paths compared bit for bit.
+    "matcher/scoring.py": ["tests/matcher/test_scoring_exact.py"],
 }
 
 
