@@ -37,7 +37,7 @@ from api.app import create_app
 from api.settings import Settings
 from models.db import init_db, make_engine
 from models.tables import Role
-from tests.support import ensemble_scorer
+from tests.support import ensemble_scorer, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
@@ -204,9 +204,7 @@ def site(tmp_path: Path, seed_database: Path, model: SentenceTransformer) -> Ite
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
-        pytest.skip(
-            f"{CHROMIUM} fehlt: die Browser-Tests brauchen Debians Chromium (CI installiert es)"
-        )
+        unavailable(f"{CHROMIUM} fehlt: die Browser-Tests brauchen Debians Chromium")
     with sync_playwright() as p:
         yield p
 
@@ -283,7 +281,7 @@ def axe_source() -> str:
     if not script.exists():
         npm = shutil.which("npm")
         if npm is None:
-            pytest.skip(
+            unavailable(
                 "npm fehlt: die Barrierefreiheits-Prüfung lädt axe-core aus der npm-Registry"
             )
         subprocess.run(
