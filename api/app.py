@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sentence_transformers import SentenceTransformer
 
 import matcher
+from api import heap
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.limits import BodySizeLimit
 from api.mailer import start_dispatcher
@@ -91,6 +92,7 @@ def create_app(
             engine, scorer, app.state.write_lock, lease_seconds=settings.run_lease_seconds
         )
         app.state.mailer = start_dispatcher(engine, settings)
+        heap.settle_started()  # the libraries and models live as long as the process
         yield
         if app.state.mailer is not None:
             app.state.mailer.shutdown()
@@ -105,7 +107,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app, busy_timeout=settings.db_busy_timeout)
     routers = (rounds, round_settings, office, records, shortlists, runs, placements, me, accounts)

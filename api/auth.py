@@ -75,7 +75,9 @@ def check_token(session: Session, token: str, *, now: datetime | None = None) ->
     if account.expires_at is not None and account.expires_at <= now:
         raise NotAuthenticated(f"Dieses Token ist am {account.expires_at:%d.%m.%Y} abgelaufen.")
     assert account.id is not None
-    offers = crud.mentor_offer_ids(session=session, account_id=account.id)
+    # Only mentors have offers: the others' requests skip the query.
+    is_mentor = account.role is Role.MENTOR
+    offers = crud.mentor_offer_ids(session=session, account_id=account.id) if is_mentor else []
     principal = Principal(account.id, account.role, account.applicant_id, frozenset(offers))
     if account.last_used_at is None or now - account.last_used_at >= LAST_USED_PRECISION:
         _record_use(session, account.id, now)

@@ -36,7 +36,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
-from typing import Any
+from typing import Any, TypeGuard
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -45,7 +45,7 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
-from api import learning, services
+from api import heap, learning, services
 from matcher import Applicant as ApplicantRecord
 from matcher import TopicScorer
 from matcher.language import applicant_language
@@ -68,6 +68,9 @@ DEPTH = 50
 WARM_IN_BACKGROUND = True
 #: Finished answers kept per applicant (views and lengths asked for; oldest out first).
 ANSWERS_PER_APPLICANT = 4
+#: Applicants from which a finished warm-up settles the heap (``api.heap``): their entries are
+#: some 15 objects each; a full collection to take them out of later ones pays off from here.
+SETTLE_AFTER = 1_000
 
 _OFFERS: Table = Offer.__table__  # type: ignore[attr-defined]  # set by SQLAlchemy
 _PENDING = "api.cache.changed_rounds"  # session.info key: rounds whose offers this flush changed
@@ -225,11 +228,7 @@ def heads_for(
     """
     key, digest = services.row_id(applicant.id), _digest(record)
     found = entry.heads.get(key)
-    if (
-        found is not None
-        and found.digest == digest
-        and all(r.name in found.heads.heads for r in rankers)
-    ):
+    if _answers_for(found, digest, rankers):
         return found
     texts = embed_applicants(scorer.embedder, [record])
     topic = fits.get(_texts_digest(texts)) if fits is not None else None
@@ -241,8 +240,23 @@ def heads_for(
     scores = assemble([record], texts, entry.prepared, topic, None)  # free places play no part
     ranked = {r.name: r.apply(scores, entry.side if r.model else None) for r in rankers}
     cached = ApplicantEntry(digest, applicant_heads(scores, ranked, DEPTH))
-    entry.heads[key] = cached
+    with _lock:  # the warm-up and a request may compute the same heads: the first one stays,
+        found = entry.heads.get(key)  # with the answers kept in it meanwhile
+        if _answers_for(found, digest, rankers):
+            return found
+        entry.heads[key] = cached
     return cached
+
+
+def _answers_for(
+    found: ApplicantEntry | None, digest: bytes, rankers: Sequence[learning.Ranker]
+) -> TypeGuard[ApplicantEntry]:
+    """True when ``found`` holds the heads of the record with ``digest`` for every ranker."""
+    return (
+        found is not None
+        and found.digest == digest
+        and all(r.name in found.heads.heads for r in rankers)
+    )
 
 
 def confirmed_on(
@@ -297,6 +311,8 @@ def _warm(engine: Engine, scorer: TopicScorer, round_id: int, entry: RoundOffers
             heads_for(scorer, entry, row, record, rankers, fits)
             entry.warm.done += 1
         entry.warm.finished = True
+        if entry.warm.total >= SETTLE_AFTER:  # the round's entry lives until its offers change
+            heap.settle()
     except Exception as error:  # a failed warm-up only costs speed
         # The type only: messages may quote records (no personal data in logs).
         logger.warning("Vorberechnung der Runde %s abgebrochen: %s", round_id, type(error).__name__)

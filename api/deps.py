@@ -19,13 +19,27 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from api.auth import Principal, check_token
 from api.errors import Forbidden, NotAuthenticated
 from api.runs import RunManager
-from api.settings import Settings, get_settings
+from api.settings import Settings
 from matcher import TopicScorer
 from models.schemas import MAX_ROW_ID
 from models.store import SessionBinding, SqlEmbeddingStore
 from models.tables import Role
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+# The dependencies that only read ``app.state`` are ``async``: FastAPI runs a plain ``def``
+# dependency in its threadpool, a hop that costs more than the lookup (BENCHMARKS.md, section 4).
+
+
+async def get_app_settings(request: Request) -> Settings:
+    """The settings the app was created with (``create_app``).
+
+    Read from the app, not given as a ``dependency_overrides`` entry: FastAPI rebuilds every
+    dependency's signature on every request while any override is set.
+    """
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
@@ -75,7 +89,7 @@ class RecordIdConvertor(StringConvertor):
 register_url_convertor("record_id", RecordIdConvertor())
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
@@ -107,17 +121,17 @@ def _close(session: Session, store: SqlEmbeddingStore, binding: SessionBinding) 
         store.flush(binding)
 
 
-def get_scorer(request: Request) -> TopicScorer:
+async def get_scorer(request: Request) -> TopicScorer:
     scorer: TopicScorer = request.app.state.scorer
     return scorer
 
 
-def get_runs(request: Request) -> RunManager:
+async def get_runs(request: Request) -> RunManager:
     runs: RunManager = request.app.state.runs
     return runs
 
 
-def get_write_lock(request: Request) -> threading.Lock:
+async def get_write_lock(request: Request) -> threading.Lock:
     """Serialises decisions and run writes: capacity checks and writes never interleave."""
     lock: threading.Lock = request.app.state.write_lock
     return lock
@@ -148,7 +162,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def _requires(role: Role) -> object:
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role is not role:
             raise Forbidden(f"Nur für die Rolle „{role.value}“.")
         return principal

@@ -9,6 +9,7 @@ on; otherwise the base ranking stands.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlmodel import Session
 
@@ -97,10 +98,10 @@ def _by_round(placements: list[tables.Placement]) -> dict[int, list[tables.Place
 
 def ranker_for(session: Session, round_: tables.Round) -> Ranker:
     """The re-ranker the round uses now, or the base ranking."""
-    stored = crud.latest_ranker(session=session, up_to_round=services.row_id(round_.id))
-    if stored is None or not round_.reranker_enabled:
+    if not round_.reranker_enabled:
         return Ranker(BASE_RANKER)
-    return _ranker(stored)
+    stored = crud.latest_ranker(session=session, up_to_round=services.row_id(round_.id))
+    return Ranker(BASE_RANKER) if stored is None else _ranker(stored)
 
 
 def rankers_of(session: Session, round_: tables.Round) -> list[Ranker]:
@@ -110,7 +111,17 @@ def rankers_of(session: Session, round_: tables.Round) -> list[Ranker]:
 
 
 def _ranker(stored: tables.RankerModel) -> Ranker:
-    return Ranker(f"rerank:{stored.version}", DecisionReranker.from_json(stored.params))
+    return Ranker(f"rerank:{stored.version}", _parsed(stored.params))
+
+
+@lru_cache(maxsize=16)
+def _parsed(params: str) -> DecisionReranker:
+    """The stored model, parsed once per process (a shortlist request reads it every time).
+
+    Keyed by the stored text itself, so a new model is never mistaken for an old one; callers
+    only read the model.
+    """
+    return DecisionReranker.from_json(params)
 
 
 def score_round_ranked(

@@ -262,8 +262,23 @@ def require_round(session: Session, round_id: int, *, writable: bool = False) ->
 def require_applicant(session: Session, round_id: int, applicant_id: str) -> tables.Applicant:
     applicant = crud.get_applicant(session=session, round_id=round_id, external_id=applicant_id)
     if applicant is None:
-        raise NotFound(f"Bewerbung {applicant_id} gibt es in Runde {round_id} nicht.")
+        raise _no_applicant(round_id, applicant_id)
     return applicant
+
+
+def require_round_applicant(
+    session: Session, round_id: int, applicant_id: str
+) -> tuple[tables.Round, tables.Applicant]:
+    """``require_round`` and ``require_applicant`` in one query (a shortlist's hot path)."""
+    found = crud.get_round_applicant(session=session, round_id=round_id, external_id=applicant_id)
+    if found is None:
+        require_round(session, round_id)  # the round's 404 first, as the two calls would
+        raise _no_applicant(round_id, applicant_id)
+    return found
+
+
+def _no_applicant(round_id: int, applicant_id: str) -> NotFound:
+    return NotFound(f"Bewerbung {applicant_id} gibt es in Runde {round_id} nicht.")
 
 
 def require_offer(session: Session, round_id: int, offer_id: str) -> tables.Offer:

@@ -99,10 +99,7 @@ def others_confirmed(confirmed: dict[str, str], applicant: Applicant) -> dict[st
 
 def placement_statuses(session: Session, applicant: Applicant) -> dict[str, PlacementStatus]:
     """Offer id → status of the applicant's latest placement on it (confirmed, rejected, …)."""
-    placements = crud.placements_of_applicant(
-        session=session, applicant_id=services.row_id(applicant.id)
-    )
-    return {services.offer_external_id(session, p.offer_id): p.status for p in placements}
+    return crud.placement_statuses(session=session, applicant_id=services.row_id(applicant.id))
 
 
 def _applicant_scores(
@@ -140,8 +137,7 @@ def shortlist(
     computed against every offer; ``full`` forces the latter (the reference the benchmark and
     the tests compare with: both give the same JSON).
     """
-    round_ = services.require_round(session, round_id)
-    applicant = services.require_applicant(session, round_id, applicant_id)
+    round_, applicant = services.require_round_applicant(session, round_id, applicant_id)
     ranker = learning.ranker_for(session, round_)
     thresholds = load_thresholds(scorer.embedder.model_id)
     listed = (
@@ -154,8 +150,14 @@ def shortlist(
         ranking = matcher.rank_applicant(scores, 0, top_k=top_k, topic_only=topic_only)
         listed = _listed(scores, ranking.suggestions, ranker, thresholds)
     # Marked after the kept answer is read: the applicant's placements are not part of its key.
+    # Kept suggestions are shared between requests: a marked one is a copy.
     statuses = placement_statuses(session, applicant)
-    marked = [s.model_copy(update={"placement_status": statuses.get(s.offer_id)}) for s in listed]
+    marked = [
+        s.model_copy(update={"placement_status": statuses[s.offer_id]})
+        if s.offer_id in statuses
+        else s
+        for s in listed
+    ]
     return ShortlistPublic(applicant_id=applicant_id, ranker=ranker.name, suggestions=marked)
 
 
@@ -189,7 +191,8 @@ def _from_heads(
 
     The answer is a function of the heads (offers version, applicant record), the ranker, the
     view, ``top_k`` and the confirmed placements per offer of the head: with those as its key
-    it is kept, and a repeated request only reads the placements.
+    it is kept, and a repeated request only reads the placements. The kept list is returned
+    itself: callers do not change it.
     """
     round_id = services.row_id(round_.id)
     entry = cache.round_offers(session, scorer, round_)
@@ -207,7 +210,7 @@ def _from_heads(
     key = (ranker.name, topic_only, top_k, counts.tobytes())
     answer: list[SuggestionPublic] | None = cached.answers.get(key)
     if answer is not None:
-        return [s.model_copy() for s in answer]
+        return answer
     has_place = entry.prepared.constraints.capacity[head.columns] - counts > 0
     positions = head.first(has_place, top_k)
     if positions is None:
@@ -220,7 +223,7 @@ def _from_heads(
     ]
     answer = _listed(scores, suggestions, ranker, thresholds)
     cached.remember(key, answer)
-    return [s.model_copy() for s in answer]
+    return answer
 
 
 def candidates(

@@ -508,12 +508,13 @@ def _latency_section(m: Measured) -> Section:
                 f"{load.p(50):.1f}",
                 f"{load.p(95):.1f}",
                 f"{load.p(99):.1f}",
+                f"{1000 * max(load.latencies):.1f}",
                 f"{load.rate:.0f}",
                 f"{m.health[size].p(50):.1f} / {m.health[size].p(99):.1f}",
                 f"{load.load_average:.2f}",
             )
         )
-    headers = ["offers", "re-ranker", "clients", "requests", "p50 ms", "p95 ms", "p99 ms"]
+    headers = ["offers", "re-ranker", "clients", "requests", "p50 ms", "p95 ms", "p99 ms", "max ms"]
     headers += ["req/s", "health p50 / p99 ms (4 clients)", "load avg (1 min)"]
     warm_rows = [
         (

@@ -206,7 +206,10 @@ def prepare_offers(
     # Sentence vectors column-major: ``x @ sentences.T`` then hands BLAS a plain (dim, s)
     # matrix instead of a transposed one, about 1.6x faster for one applicant against 10 000
     # offers, same products bit for bit (BENCHMARKS.md, section 4, checks it on real vectors).
-    texts = replace(texts, sentences=_column_major(texts.sentences))
+    # ``whole`` is copied out of the one array the model call returned: as a view it would keep
+    # that array, row-major sentences included, alive beside the column-major copy (200 MB at
+    # 10 000 offers).
+    texts = replace(texts, whole=texts.whole.copy(), sentences=_column_major(texts.sentences))
     return PreparedOffers(
         offers=offers,
         texts=texts,

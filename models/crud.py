@@ -188,6 +188,19 @@ def get_applicant(*, session: Session, round_id: int, external_id: str) -> Appli
     return session.exec(statement).first()
 
 
+def get_round_applicant(
+    *, session: Session, round_id: int, external_id: str
+) -> tuple[Round, Applicant] | None:
+    """The round and its applicant with this interchange id, in one query (shortlists)."""
+    statement = (
+        select(Round, Applicant)
+        .join(Applicant, col(Applicant.round_id) == col(Round.id))
+        .where(Round.id == round_id, Applicant.external_id == external_id)
+    )
+    found = session.exec(statement).first()
+    return None if found is None else (found[0], found[1])
+
+
 def get_placement(*, session: Session, round_id: int, placement_id: int) -> Placement | None:
     """The round's placement with this id (None if it belongs to another round)."""
     placement = session.get(Placement, placement_id)
@@ -205,6 +218,17 @@ def count_confirmed(*, session: Session, offer_id: int) -> int:
 def placements_of_applicant(*, session: Session, applicant_id: int) -> list[Placement]:
     statement = select(Placement).where(Placement.applicant_id == applicant_id)
     return list(session.exec(statement.order_by(col(Placement.id))).all())
+
+
+def placement_statuses(*, session: Session, applicant_id: int) -> dict[str, PlacementStatus]:
+    """Offer id → status of the applicant's latest placement on it (one query, for shortlists)."""
+    statement = (
+        select(Offer.external_id, Placement.status)
+        .join(Offer, col(Offer.id) == col(Placement.offer_id))
+        .where(Placement.applicant_id == applicant_id)
+        .order_by(col(Placement.id))
+    )
+    return {offer: PlacementStatus(status) for offer, status in session.exec(statement)}
 
 
 def placements_of_offers(*, session: Session, offer_ids: Sequence[int]) -> list[Placement]:

@@ -41,7 +41,6 @@ def applicant_shortlist(
     ] = False,
 ) -> ShortlistPublic:
     """Best feasible offers with score, score parts and the German explanation."""
-    services.require_round(session, round_id)
     return shortlists.shortlist(
         session,
         scorer,

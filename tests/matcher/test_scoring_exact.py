@@ -221,6 +221,16 @@ def test_prepared_offers_score_like_score_pairs_bit_for_bit(scorer: TopicScorer)
     assert one.feasibility.free_places.tolist() == [1, 2, 1, 2, 1]
 
 
+def test_prepared_offers_hold_no_memory_beyond_their_vectors(scorer: TopicScorer) -> None:
+    """No prepared array is a view into a larger one: ``whole`` cut out of the model call's
+    output kept the row-major sentences alive beside their column-major copy (200 MB at
+    10 000 offers, BENCHMARKS.md section 6)."""
+    prepared = prepare_offers(scorer, OFFERS)
+    for array in (prepared.texts.whole, prepared.texts.sentences):
+        owner = array if array.base is None else array.base
+        assert owner.nbytes == array.nbytes
+
+
 def test_progress_is_passed_to_the_embedder(scorer: TopicScorer) -> None:
     fake = scorer.embedder
     scorer.reference  # noqa: B018 - embedded first, without progress
