@@ -124,7 +124,7 @@ def _add_health(app: FastAPI) -> None:
 
     @app.get("/api/health/live", tags=["Betrieb"])
     @app.get("/api/health", tags=["Betrieb"], summary="Alias of /api/health/live")
-    def live() -> dict[str, str]:
+    async def live() -> dict[str, str]:
         """Answers while the process runs; touches nothing else (for restarts by a supervisor)."""
         return {"status": "ok"}
 

@@ -278,6 +278,29 @@ def confirmed_on(
     }
 
 
+def shortlist_placements(
+    session: Session, round_id: int, entry: RoundOffers, applicant_row: int, offer_rows: np.ndarray
+) -> tuple[dict[str, str], dict[str, PlacementStatus]]:
+    """What a shortlist from heads reads of the placements, in one query: the others' confirmed
+    placements on ``offer_rows`` (applicant id → offer id, as :func:`confirmed_on`) and the
+    applicant's latest status per offer id."""
+    rows = crud.shortlist_placements(
+        session=session,
+        round_id=round_id,
+        applicant_id=applicant_row,
+        offer_ids=[int(r) for r in offer_rows],
+    )
+    confirmed: dict[str, str] = {}
+    own: dict[str, PlacementStatus] = {}
+    for applicant_id, applicant_of, offer_row, status in rows:
+        offer_id = entry.offer_ids.get(offer_row) or services.offer_external_id(session, offer_row)
+        if applicant_of == applicant_row:
+            own[offer_id] = status
+        elif status is PlacementStatus.CONFIRMED:
+            confirmed[applicant_id] = offer_id
+    return confirmed, own
+
+
 def progress(engine: Engine, scorer: TopicScorer, round_id: int) -> WarmProgress | None:
     """How far the background computation of the round's current entry got (None: no entry)."""
     entry = _shelf(scorer, engine).entries.get(round_id)

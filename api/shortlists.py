@@ -148,17 +148,27 @@ def shortlist(
     if listed is None:
         scores = ranker.apply(_applicant_scores(session, scorer, round_, applicant))
         ranking = matcher.rank_applicant(scores, 0, top_k=top_k, topic_only=topic_only)
-        listed = _listed(scores, ranking.suggestions, ranker, thresholds)
-    # Marked after the kept answer is read: the applicant's placements are not part of its key.
-    # Kept suggestions are shared between requests: a marked one is a copy.
-    statuses = placement_statuses(session, applicant)
-    marked = [
+        listed = _marked(
+            _listed(scores, ranking.suggestions, ranker, thresholds),
+            placement_statuses(session, applicant),
+        )
+    return ShortlistPublic(applicant_id=applicant_id, ranker=ranker.name, suggestions=listed)
+
+
+def _marked(
+    listed: list[SuggestionPublic], statuses: dict[str, PlacementStatus]
+) -> list[SuggestionPublic]:
+    """The suggestions with the status of the applicant's placement on each offer, if any.
+
+    Marked after a kept answer is read (the applicant's placements are not part of its key);
+    kept suggestions are shared between requests, so a marked one is a copy.
+    """
+    return [
         s.model_copy(update={"placement_status": statuses[s.offer_id]})
         if s.offer_id in statuses
         else s
         for s in listed
     ]
-    return ShortlistPublic(applicant_id=applicant_id, ranker=ranker.name, suggestions=marked)
 
 
 def _listed(
@@ -191,8 +201,8 @@ def _from_heads(
 
     The answer is a function of the heads (offers version, applicant record), the ranker, the
     view, ``top_k`` and the confirmed placements per offer of the head: with those as its key
-    it is kept, and a repeated request only reads the placements. The kept list is returned
-    itself: callers do not change it.
+    it is kept, and a repeated request only reads the placements (one query: those on the
+    head's offers and the applicant's own, which mark the answer).
     """
     round_id = services.row_id(round_.id)
     entry = cache.round_offers(session, scorer, round_)
@@ -201,8 +211,8 @@ def _from_heads(
     cached = cache.heads_for(scorer, entry, applicant, record, rankers)
     heads = cached.heads
     head = heads.heads[TOPIC_VIEW if topic_only else ranker.name]
-    confirmed = others_confirmed(
-        cache.confirmed_on(session, round_id, entry, entry.row_ids[head.columns]), applicant
+    confirmed, statuses = cache.shortlist_placements(
+        session, round_id, entry, services.row_id(applicant.id), entry.row_ids[head.columns]
     )
     taken = Counter(confirmed.values())
     ids = [entry.offer_ids[int(row)] for row in entry.row_ids[head.columns]]
@@ -210,7 +220,7 @@ def _from_heads(
     key = (ranker.name, topic_only, top_k, counts.tobytes())
     answer: list[SuggestionPublic] | None = cached.answers.get(key)
     if answer is not None:
-        return answer
+        return _marked(answer, statuses)
     has_place = entry.prepared.constraints.capacity[head.columns] - counts > 0
     positions = head.first(has_place, top_k)
     if positions is None:
@@ -223,7 +233,7 @@ def _from_heads(
     ]
     answer = _listed(scores, suggestions, ranker, thresholds)
     cached.remember(key, answer)
-    return answer
+    return _marked(answer, statuses)
 
 
 def candidates(

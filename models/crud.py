@@ -231,6 +231,32 @@ def placement_statuses(*, session: Session, applicant_id: int) -> dict[str, Plac
     return {offer: PlacementStatus(status) for offer, status in session.exec(statement)}
 
 
+def shortlist_placements(
+    *, session: Session, round_id: int, applicant_id: int, offer_ids: Sequence[int]
+) -> list[tuple[str, int, int, PlacementStatus]]:
+    """The round's confirmed placements on ``offer_ids`` and every placement of the applicant,
+    oldest first: (applicant interchange id, applicant row, offer row, status).
+
+    Each side of the OR has an index of its own (round and status; applicant), so neither
+    reads the round's other placements.
+    """
+    confirmed_there = (
+        (col(Placement.round_id) == round_id)
+        & (col(Placement.status) == PlacementStatus.CONFIRMED)
+        & col(Placement.offer_id).in_(offer_ids)
+    )
+    statement = (
+        select(Applicant.external_id, Placement.applicant_id, Placement.offer_id, Placement.status)
+        .join(Applicant, col(Applicant.id) == col(Placement.applicant_id))
+        .where(confirmed_there | (col(Placement.applicant_id) == applicant_id))
+        .order_by(col(Placement.id))
+    )
+    return [
+        (a, row, offer, PlacementStatus(status))
+        for a, row, offer, status in session.exec(statement)
+    ]
+
+
 def placements_of_offers(*, session: Session, offer_ids: Sequence[int]) -> list[Placement]:
     statement = select(Placement).where(col(Placement.offer_id).in_(offer_ids))
     return list(session.exec(statement.order_by(col(Placement.id))).all())
