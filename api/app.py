@@ -110,7 +110,9 @@ def create_app(
     app.state.settings = settings
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app, busy_timeout=settings.db_busy_timeout)
-    routers = (rounds, round_settings, office, records, shortlists, runs, placements, me, accounts)
+    # Shortlists first: the most frequent request finds its route without trying the others'
+    # (its paths end in /shortlist or /candidates, which no other route's ids may).
+    routers = (shortlists, rounds, round_settings, office, records, runs, placements, me, accounts)
     for module in (*routers, ranker, audit, call):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(web_router)
