@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from weakref import WeakKeyDictionary
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api import audit, services
@@ -102,6 +104,27 @@ def ranker_for(session: Session, round_: tables.Round) -> Ranker:
         return Ranker(BASE_RANKER)
     stored = crud.latest_ranker(session=session, up_to_round=services.row_id(round_.id))
     return Ranker(BASE_RANKER) if stored is None else _ranker(stored)
+
+
+def ranker_known(session: Session, round_: tables.Round, newest: int | None) -> Ranker:
+    """``ranker_for`` when the id of the newest re-ranker is known (read with the round).
+
+    Parsed models are kept per database and row id: stored models are never changed and their
+    ids never reused, so a known id needs no query.
+    """
+    if newest is None or not round_.reranker_enabled:
+        return Ranker(BASE_RANKER)
+    known = _known.setdefault(session.get_bind().engine, {})
+    ranker = known.get(newest)
+    if ranker is None:
+        stored = session.get(tables.RankerModel, newest)
+        assert stored is not None, "read in the same transaction"
+        ranker = known[newest] = _ranker(stored)
+    return ranker
+
+
+#: Parsed re-rankers by database and row id (``ranker_known``).
+_known: WeakKeyDictionary[Engine, dict[int, Ranker]] = WeakKeyDictionary()
 
 
 def rankers_of(session: Session, round_: tables.Round) -> list[Ranker]:

@@ -268,8 +268,9 @@ def require_applicant(session: Session, round_id: int, applicant_id: str) -> tab
 
 def require_round_applicant(
     session: Session, round_id: int, applicant_id: str
-) -> tuple[tables.Round, tables.Applicant]:
-    """``require_round`` and ``require_applicant`` in one query (a shortlist's hot path)."""
+) -> tuple[tables.Round, tables.Applicant, int | None]:
+    """``require_round`` and ``require_applicant`` in one query (a shortlist's hot path), with
+    the id of the newest re-ranker learned up to the round (None: none yet)."""
     found = crud.get_round_applicant(session=session, round_id=round_id, external_id=applicant_id)
     if found is None:
         require_round(session, round_id)  # the round's 404 first, as the two calls would

@@ -137,8 +137,10 @@ def shortlist(
     computed against every offer; ``full`` forces the latter (the reference the benchmark and
     the tests compare with: both give the same JSON).
     """
-    round_, applicant = services.require_round_applicant(session, round_id, applicant_id)
-    ranker = learning.ranker_for(session, round_)
+    round_, applicant, newest_ranker = services.require_round_applicant(
+        session, round_id, applicant_id
+    )
+    ranker = learning.ranker_known(session, round_, newest_ranker)
     thresholds = load_thresholds(scorer.embedder.model_id)
     listed = (
         None

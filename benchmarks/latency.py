@@ -72,7 +72,7 @@ CONFIRMED_PER_ROUND = 5
 READY_TIMEOUT_S = 300.0
 WARM_TIMEOUT_S = 1800.0
 #: Runs of the largest size with 4 clients, per ranker setting (the machine is shared).
-REPEATS = 2
+REPEATS = 3
 #: Requests for other applicants right after the offer edit (their heads are being recomputed).
 AFTER_EDIT_REQUESTS = 40
 
@@ -566,7 +566,9 @@ distinct applicants spread over the round requested in turn, keep-alive httpx cl
 {REQUESTS[4]} requests with 4 clients, {REQUESTS[1]} with 1; req/s the median of {BATCHES}
 batches; 10 000 offers with 4 clients run {REPEATS} times per ranker setting (the table shows
 the last run). Reference: {REQUESTS[4]} `GET /api/health` from 4 clients against the same
-server just before. The load average (machine shared with other engineers' jobs, 2 cores) is
+server just before. The client runs on the same 2 cores; its own garbage collector is paused
+while it times requests (its young collections took 2–7 ms in a `gc.callbacks` trace, pauses
+that are not the server's). The load average (machine shared with other engineers' jobs) is
 read after each line.
 
 {table(headers, rows, "l")}
@@ -625,6 +627,21 @@ ranker, the view, k and the confirmed placements on the head's offers. A request
 round (its `offers_version`), the applicant (a digest of the record keys the heads), the
 re-ranker and the confirmed placements on the head's offers; a repeated request then reads its
 answer, a new one explains its k pairs: no work per offer of the round.
+
+**The request around it.** With 4 clients on 2 cores a request waits for the others, so its
+latency is about four times the server's time per request; that time was what to cut. A
+repeated shortlist now runs four queries (token; round with applicant; the re-ranker, only when
+it is on; the placements on the head's offers with the applicant's own) and serialises its kept
+answer. Found with py-spy on the server under load (2 000 offers, 5 000 applicants, p50 with 1 /
+4 clients 5.2 / 19.9 ms before, 2.5 / 9.2 ms after; server CPU 2.4 ms per request under 4
+clients): a `dependency_overrides` entry for the settings made FastAPI rebuild every
+dependency's signature on every request (a quarter of the server's time; the settings now come
+from `app.state`); dependencies that only read `app.state` each took a threadpool hop (now
+`async`); uvicorn ran without uvloop and httptools (now dependencies); a full garbage collection
+walked the 550 000 objects of the libraries and models, a 0.3 s pause every few seconds under
+load (`api/heap.py` freezes what is alive after start-up and after each warm-up of at least
+1 000 applicants, and collects it again at the next one); FastAPI dumped, validated and
+serialised the returned model again (the route serialises it itself).
 """
     )
     section.headline = [
@@ -673,6 +690,10 @@ With 10 000 + 1 000 + 100 offers prepared and the heads of 3 x {APPLICANTS:,} ap
 cached, the server holds **{before / mib:.0f} MiB** (measured); target < 1 GiB:
 {met(before < TARGET_RSS_MIB * mib)}. The peak of the whole run, {m.peak_rss / mib:.0f} MiB,
 includes the edit: the 10 000 offers are prepared again while the old entry is still referenced.
+The offers' vectors are 236 MiB at 10 000 offers (two models, 896 dimensions, 59 167 sentences);
+before 2026-11-29 the prepared offers also kept the model call's row-major output alive beside
+their column-major copy (200 MiB more: `whole` was a view into it). After each warm-up
+`api/heap.py` hands freed heap back to the system (glibc `malloc_trim`).
 """
     section.headline = [
         (

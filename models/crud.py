@@ -190,15 +190,23 @@ def get_applicant(*, session: Session, round_id: int, external_id: str) -> Appli
 
 def get_round_applicant(
     *, session: Session, round_id: int, external_id: str
-) -> tuple[Round, Applicant] | None:
-    """The round and its applicant with this interchange id, in one query (shortlists)."""
+) -> tuple[Round, Applicant, int | None] | None:
+    """The round, its applicant with this interchange id and the id of the newest re-ranker
+    learned up to the round (as :func:`latest_ranker`), in one query (shortlists)."""
+    newest_ranker = (
+        select(RankerModel.id)
+        .where(col(RankerModel.round_id) <= col(Round.id))
+        .order_by(col(RankerModel.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     statement = (
-        select(Round, Applicant)
+        select(Round, Applicant, newest_ranker)
         .join(Applicant, col(Applicant.round_id) == col(Round.id))
         .where(Round.id == round_id, Applicant.external_id == external_id)
     )
     found = session.exec(statement).first()
-    return None if found is None else (found[0], found[1])
+    return None if found is None else (found[0], found[1], found[2])
 
 
 def get_placement(*, session: Session, round_id: int, placement_id: int) -> Placement | None:
