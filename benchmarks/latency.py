@@ -660,9 +660,9 @@ answer, a new one explains its k pairs: no work per offer of the round.
 
 **The request around it.** With 4 clients on 2 cores a request waits for the others, so its
 latency is about four times the server's time per request; that time was what to cut. A
-repeated shortlist now runs four queries (token; round with applicant; the re-ranker, only when
-it is on; the placements on the head's offers with the applicant's own) and serialises its kept
-answer. Found with py-spy on the server under load (2 000 offers, 5 000 applicants, p50 with 1 /
+repeated shortlist now runs three queries (the token; the round with the applicant and the
+newest re-ranker's id, whose parsed model is kept; the placements on the head's offers with the
+applicant's own) and serialises its kept answer. Found with py-spy on the server under load (2 000 offers, 5 000 applicants, p50 with 1 /
 4 clients 5.2 / 19.9 ms before, 2.5 / 9.2 ms after; server CPU 2.4 ms per request under 4
 clients): a `dependency_overrides` entry for the settings made FastAPI rebuild every
 dependency's signature on every request (a quarter of the server's time; the settings now come
