@@ -315,6 +315,34 @@ async def _loop(base: str, headers: dict[str, str], paths: list[str], clients: i
 
 
 @contextlib.contextmanager
+def _cores_apart(server: psutil.Process) -> Iterator[None]:
+    """Every thread of the server on the first core, this client on the second, while timing.
+
+    Unpinned, the scheduler sometimes runs the client and the server's busy thread on one core
+    by turns: whole runs then took 30–50 % longer (p50 12–15 instead of 9 ms with 4 clients) at
+    the same server time per request. The server is bound to one core by its GIL either way.
+    """
+    every = os.sched_getaffinity(0)
+    if len(every) < 2:
+        yield
+        return
+    first, second = sorted(every)[:2]
+    _set_affinity([t.id for t in server.threads()], {first})
+    os.sched_setaffinity(0, {second})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, every)
+        _set_affinity([t.id for t in server.threads()], every)
+
+
+def _set_affinity(threads: list[int], cores: set[int]) -> None:
+    for thread in threads:
+        with contextlib.suppress(ProcessLookupError):  # a worker thread that ended meanwhile
+            os.sched_setaffinity(thread, cores)
+
+
+@contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """The benchmark client's garbage collector off while it times requests: its pauses (young
     collections of 2–7 ms in this process, which holds the models and the reference answers,
@@ -362,13 +390,15 @@ def measure(
             paths = _paths(round_, DISTINCT)
             print(f"  latency: heads of {len(paths)} applicants at {round_.size} …", flush=True)
             out.heads_ms[(round_.size, reranked)] = asyncio.run(_loop(base, headers, paths, 1))
-            health = asyncio.run(_loop(base, headers, ["/api/health"] * REQUESTS[4], 4))
+            with _cores_apart(process):
+                health = asyncio.run(_loop(base, headers, ["/api/health"] * REQUESTS[4], 4))
             out.health.setdefault(round_.size, health)
             for clients, count in REQUESTS.items():
                 runs = REPEATS if (round_.size, clients) == (SIZES[-1], CLIENTS[-1]) else 1
                 for _ in range(runs):
                     turns = [paths[k % len(paths)] for k in range(count)]
-                    load = asyncio.run(_loop(base, headers, turns, clients))
+                    with _cores_apart(process):
+                        load = asyncio.run(_loop(base, headers, turns, clients))
                     out.shortlist[(round_.size, reranked, clients)] = load
                     if runs > 1:
                         out.repeats.setdefault(reranked, []).append(load.p(99))
@@ -597,10 +627,14 @@ distinct applicants spread over the round requested in turn, keep-alive httpx cl
 {REQUESTS[4]} requests with 4 clients, {REQUESTS[1]} with 1; req/s the median of {BATCHES}
 batches; 10 000 offers with 4 clients run {REPEATS} times per ranker setting (the table shows
 the last run). Reference: {REQUESTS[4]} `GET /api/health` from 4 clients against the same
-server just before. The client runs on the same 2 cores; its own garbage collector is paused
-while it times requests (its young collections took 2–7 ms in a `gc.callbacks` trace, pauses
-that are not the server's). The load average (machine shared with other engineers' jobs) is
-read after each line.
+server just before. The client runs on the same 2 cores: while timing, every server thread is
+pinned to one core and the client to the other (`os.sched_setaffinity`; the server is bound to
+one core by its GIL anyway), and the client's own garbage collector is paused (its young
+collections took 2–7 ms in a `gc.callbacks` trace, pauses that are not the server's). Unpinned,
+four runs of this section with the final server gave p99 16.0–17.8, 15.9–19.7, 20.7–30.3 and
+15.1–24.1 ms at 10 000 offers with 4 clients: whole runs took 30–50 % longer whenever the
+scheduler put the client and the server's busy thread on one core by turns. The load average
+(machine shared with other engineers' jobs) is read after each line.
 
 {table(headers, rows, "l")}
 
@@ -659,19 +693,20 @@ re-ranker and the confirmed placements on the head's offers; a repeated request 
 answer, a new one explains its k pairs: no work per offer of the round.
 
 **The request around it.** With 4 clients on 2 cores a request waits for the others, so its
-latency is about four times the server's time per request; that time was what to cut. A
-repeated shortlist now runs three queries (the token; the round with the applicant and the
-newest re-ranker's id, whose parsed model is kept; the placements on the head's offers with the
-applicant's own) and serialises its kept answer. Found with py-spy on the server under load (2 000 offers, 5 000 applicants, p50 with 1 /
-4 clients 5.2 / 19.9 ms before, 2.5 / 9.2 ms after; server CPU 2.4 ms per request under 4
-clients): a `dependency_overrides` entry for the settings made FastAPI rebuild every
-dependency's signature on every request (a quarter of the server's time; the settings now come
-from `app.state`); dependencies that only read `app.state` each took a threadpool hop (now
-`async`); uvicorn ran without uvloop and httptools (now dependencies); a full garbage collection
-walked the 550 000 objects of the libraries and models, a 0.3 s pause every few seconds under
-load (`api/heap.py` freezes what is alive after start-up and after each warm-up of at least
-1 000 applicants, and collects it again at the next one); FastAPI dumped, validated and
-serialised the returned model again (the route serialises it itself).
+latency is about four times the server's time per request; that time was what to cut. A repeated
+shortlist now runs three queries (the token; the round with the applicant and the newest
+re-ranker's id, whose parsed model is kept; the placements on the head's offers with the
+applicant's own) and serialises its kept answer. Found with py-spy on the server under load (2
+000 offers, 5 000 applicants, unpinned; p50 with 1 / 4 clients 5.2 / 19.9 ms before, 2.5 / 9.2
+ms after; server CPU 2.4 ms per request under 4 clients): a `dependency_overrides` entry for the
+settings made FastAPI rebuild every dependency's signature on every request (a quarter of the
+server's time; the settings now come from `app.state`); dependencies that only read `app.state`
+each took a threadpool hop (now `async`); uvicorn ran without uvloop and httptools (now
+dependencies); a full garbage collection walked the 550 000 objects of the libraries and models,
+a 0.3 s pause every few seconds under load (`api/heap.py` freezes what is alive after start-up
+and after each warm-up of at least 1 000 applicants, and collects it again at the next one);
+FastAPI dumped, validated and serialised the returned model again (the route serialises it
+itself).
 """
     )
     section.headline = [
