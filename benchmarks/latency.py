@@ -318,9 +318,9 @@ async def _loop(base: str, headers: dict[str, str], paths: list[str], clients: i
 def _cores_apart(server: psutil.Process) -> Iterator[None]:
     """Every thread of the server on the first core, this client on the second, while timing.
 
-    Unpinned, the scheduler sometimes runs the client and the server's busy thread on one core
-    by turns: whole runs then took 30–50 % longer (p50 12–15 instead of 9 ms with 4 clients) at
-    the same server time per request. The server is bound to one core by its GIL either way.
+    Unpinned, whole phases of some runs were 30–50 % slower (p50 12–15 instead of 7–9 ms with
+    4 clients) while others were not; pinned, runs are steady. The server is bound to one core
+    by its GIL either way.
     """
     every = os.sched_getaffinity(0)
     if len(every) < 2:
@@ -632,8 +632,8 @@ pinned to one core and the client to the other (`os.sched_setaffinity`; the serv
 one core by its GIL anyway), and the client's own garbage collector is paused (its young
 collections took 2–7 ms in a `gc.callbacks` trace, pauses that are not the server's). Unpinned,
 four runs of this section with the final server gave p99 16.0–17.8, 15.9–19.7, 20.7–30.3 and
-15.1–24.1 ms at 10 000 offers with 4 clients: whole runs took 30–50 % longer whenever the
-scheduler put the client and the server's busy thread on one core by turns. The load average
+15.1–24.1 ms at 10 000 offers with 4 clients: in some runs whole phases were 30–50 % slower,
+as if the client and the server's busy thread took turns on one core. The load average
 (machine shared with other engineers' jobs) is read after each line.
 
 {table(headers, rows, "l")}
