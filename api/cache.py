@@ -91,6 +91,11 @@ class RoundOffers:
     heads: dict[int, ApplicantEntry] = field(default_factory=dict)
     warm: WarmProgress = field(default_factory=lambda: WarmProgress())
 
+    def offer_id(self, session: Session, row: int) -> str:
+        """The interchange id of offer row ``row`` (read from the database for an offer this
+        entry does not know: added after it was built)."""
+        return self.offer_ids.get(row) or services.offer_external_id(session, row)
+
     @cached_property
     def side(self) -> OfferSide:
         """The offers' re-ranker features (built on first use)."""
@@ -259,21 +264,16 @@ def _answers_for(
     )
 
 
-def confirmed_on(
-    session: Session, round_id: int, entry: RoundOffers, offer_rows: Sequence[int] | None = None
-) -> dict[str, str]:
-    """Applicant id → offer id of the round's confirmed placements (on ``offer_rows`` only)."""
+def confirmed_on(session: Session, round_id: int, entry: RoundOffers) -> dict[str, str]:
+    """Applicant id → offer id of the round's confirmed placements."""
     statement = (
         select(Applicant.external_id, Placement.offer_id)
         .join(Applicant, col(Applicant.id) == col(Placement.applicant_id))
         .where(Placement.round_id == round_id, Placement.status == PlacementStatus.CONFIRMED)
         .order_by(col(Placement.id))
     )
-    if offer_rows is not None:
-        statement = statement.where(col(Placement.offer_id).in_([int(r) for r in offer_rows]))
     return {
-        applicant_id: entry.offer_ids.get(offer_row)
-        or services.offer_external_id(session, offer_row)
+        applicant_id: entry.offer_id(session, offer_row)
         for applicant_id, offer_row in session.exec(statement)
     }
 
@@ -293,7 +293,7 @@ def shortlist_placements(
     confirmed: dict[str, str] = {}
     own: dict[str, PlacementStatus] = {}
     for applicant_id, applicant_of, offer_row, status in rows:
-        offer_id = entry.offer_ids.get(offer_row) or services.offer_external_id(session, offer_row)
+        offer_id = entry.offer_id(session, offer_row)
         if applicant_of == applicant_row:
             own[offer_id] = status
         elif status is PlacementStatus.CONFIRMED:
